@@ -5,7 +5,8 @@ const path = require('path');
 // cdk8s-cli's package exports hide lib/util, so load it by file path.
 const util = require(path.join(__dirname, '..', 'node_modules', 'cdk8s-cli', 'lib', 'util.js'));
 
-const schemaDir = process.env.K8S_SCHEMA_DIR ?? path.resolve(__dirname, '..', '..', 'shared', 'k8s-schemas');
+const schemaDir =
+  process.env.K8S_SCHEMA_DIR ?? path.resolve(__dirname, '..', '..', 'shared', 'k8s-schemas');
 const download = util.download;
 
 util.download = async (url) => {

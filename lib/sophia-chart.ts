@@ -1,0 +1,58 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { FixedPythonApp, SecurityMode } from './fixed-python-app';
+import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
+
+export interface BackendConfig {
+  /** Name of the Deployment, Service and ConfigMap. */
+  readonly name: string;
+  /** Folder of the Python source shipped in the ConfigMap. */
+  readonly sourceDir: string;
+  readonly entrypoint: string;
+  readonly image: string;
+  readonly port: number;
+  readonly packages: readonly string[];
+  /** Replicas per variant. */
+  readonly replicas: Readonly<Record<SecurityMode, number>>;
+}
+
+/** The cluster facts a variant is built from (see config.ts). */
+export interface ClusterConfig {
+  /** The namespace of the sophia workloads. */
+  readonly namespace: string;
+  readonly backend: BackendConfig;
+}
+
+export interface SophiaChartProps {
+  readonly mode: SecurityMode;
+  readonly cluster: ClusterConfig;
+}
+
+/**
+ * Everything one variant deploys, in one chart (cdk8s' synth cost grows with
+ * the square of the number of charts): the namespace with the Pod Security
+ * level the mode needs, and the backend.
+ */
+export class SophiaChart extends Chart {
+  public readonly backend: FixedPythonApp;
+
+  constructor(scope: Construct, id: string, props: SophiaChartProps) {
+    super(scope, id, { disableResourceNameHashes: true });
+    const { mode, cluster } = props;
+
+    const namespace = new PodSecurityNamespace(this, 'namespace', {
+      name: cluster.namespace,
+      // Root is a baseline-level pod; everything else must pass restricted.
+      enforce:
+        mode === SecurityMode.HARDENED ? PodSecurityLevel.RESTRICTED : PodSecurityLevel.BASELINE,
+      warn: PodSecurityLevel.RESTRICTED,
+    });
+
+    this.backend = new FixedPythonApp(this, 'backend', {
+      ...cluster.backend,
+      replicas: cluster.backend.replicas[mode],
+      namespace,
+      mode,
+    });
+  }
+}

@@ -1,0 +1,34 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** A synthesized manifest, loosely typed: tests reach into it by path. */
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: any;
+  spec?: any;
+  [key: string]: any;
+};
+
+export function findAll(objects: readonly K8sObject[], kind: string): K8sObject[] {
+  return objects.filter((o) => o.kind === kind);
+}
+
+export function findOne(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.filter((o) => o.kind === kind && o.metadata?.name === name);
+  if (found.length !== 1) {
+    const have = objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ');
+    throw new Error(`expected one ${kind}/${name}, found ${found.length} among: ${have}`);
+  }
+  return found[0];
+}
+
+/** The pod spec of any pod-bearing object. */
+export function podSpecOf(object: K8sObject): any {
+  switch (object.kind) {
+    case 'Pod':
+      return object.spec;
+    case 'CronJob':
+      return object.spec.jobTemplate.spec.template.spec;
+    default:
+      return object.spec.template.spec;
+  }
+}

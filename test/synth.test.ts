@@ -1,0 +1,84 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AtomicOutput } from '../lib';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** Every file below `dir`, by relative path, with its bytes. */
+function readTree(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (sub: string) => {
+    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+      const rel = path.join(sub, entry.name);
+      if (entry.isDirectory()) walk(rel);
+      else files.set(rel, fs.readFileSync(path.join(dir, rel)));
+    }
+  };
+  walk('');
+  return files;
+}
+
+function synthInto(outdir: string): void {
+  execFileSync(process.execPath, ['scripts/run-ts.js', 'main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, CDK8S_OUTDIR: outdir },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+describe('npm run synth', () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'synth-'));
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  test('two synths give byte-identical output, and the committed dist/ is what synth produces', () => {
+    synthInto(path.join(work, 'a'));
+    synthInto(path.join(work, 'b'));
+    const a = readTree(path.join(work, 'a'));
+    const b = readTree(path.join(work, 'b'));
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    for (const [file, bytes] of a) expect(bytes.equals(b.get(file)!)).toBe(true);
+
+    const committed = readTree(path.join(ROOT, 'dist'));
+    expect([...committed.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [file, bytes] of a) {
+      if (!bytes.equals(committed.get(file)!))
+        throw new Error(`dist/${file} is stale: run \`npm run synth\` and commit it`);
+    }
+  });
+
+  test('dist/ holds both variants and only Kubernetes manifests', () => {
+    const files = [...readTree(path.join(work, 'a')).keys()];
+    expect(files.every((f) => f.endsWith('.yaml'))).toBe(true);
+    expect(files.some((f) => f.startsWith('hardened/'))).toBe(true);
+    expect(files.some((f) => f.startsWith('root-debug/'))).toBe(true);
+  });
+});
+
+describe('AtomicOutput', () => {
+  test('a failed build leaves the previous output untouched and no staging folder behind', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
+    const target = path.join(parent, 'dist');
+    fs.mkdirSync(target);
+    fs.writeFileSync(path.join(target, 'old.yaml'), 'kind: Old\n');
+
+    const output = new AtomicOutput(target);
+    expect(() =>
+      output.run(() => {
+        fs.mkdirSync(output.path('hardened'), { recursive: true });
+        fs.writeFileSync(output.path('hardened', 'half.yaml'), 'kind: Half\n');
+        throw new Error('bad prop');
+      }),
+    ).toThrow('bad prop');
+    expect(fs.readdirSync(parent)).toEqual(['dist']);
+    expect(fs.readdirSync(target)).toEqual(['old.yaml']);
+
+    output.run(() => {
+      fs.mkdirSync(output.path('hardened'), { recursive: true });
+      fs.writeFileSync(output.path('hardened', 'new.yaml'), 'kind: New\n');
+    });
+    expect(fs.readdirSync(parent)).toEqual(['dist']);
+    expect(fs.readdirSync(target)).toEqual(['hardened']);
+  });
+});
