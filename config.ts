@@ -2,7 +2,7 @@
  * Cluster facts: the one place where names, namespaces, images and nodes are
  * written down. main.ts only wires them to constructs.
  */
-import { ClusterConfig, SecurityMode } from './lib';
+import { ClusterConfig, SecurityMode, SyncMode } from './lib';
 
 export const cluster: ClusterConfig = {
   namespace: 'sophia-ai-prod',
@@ -15,6 +15,17 @@ export const cluster: ClusterConfig = {
     packages: ['fastapi', 'uvicorn'],
     // Two pods on two nodes; the emergency variant runs one (pip at every start).
     replicas: { [SecurityMode.HARDENED]: 2, [SecurityMode.ROOT_DEBUG]: 1 },
+  },
+  gitops: {
+    repoURL: 'https://github.com/sophia-ai/sophia-manifests.git',
+    revision: 'main',
+    project: 'sophia',
+    argoNamespace: 'argocd',
+    // root-debug is an emergency switch: nobody syncs it by accident.
+    sync: {
+      [SecurityMode.HARDENED]: SyncMode.AUTOMATED,
+      [SecurityMode.ROOT_DEBUG]: SyncMode.MANUAL,
+    },
   },
 };
 

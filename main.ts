@@ -1,20 +1,38 @@
-import { App, YamlOutputType } from 'cdk8s';
+import { App, Chart, YamlOutputType } from 'cdk8s';
 import { cluster, variants } from './config';
-import { AtomicOutput, SophiaChart } from './lib';
+import { ArgoCdProject, AtomicOutput, SophiaChart } from './lib';
 
 const output = new AtomicOutput(process.env.CDK8S_OUTDIR ?? 'dist');
 
+function newApp(folder: string): App {
+  return new App({
+    outdir: output.path(folder),
+    yamlOutputType: YamlOutputType.FILE_PER_CHART,
+    recordConstructMetadata: false,
+  });
+}
+
 try {
   output.run(() => {
-    for (const mode of variants) {
-      const app = new App({
-        outdir: output.path(mode),
-        yamlOutputType: YamlOutputType.FILE_PER_CHART,
-        recordConstructMetadata: false,
-      });
-      new SophiaChart(app, 'sophia', { mode, cluster });
+    const charts = variants.map((mode) => {
+      const app = newApp(mode);
+      const chart = new SophiaChart(app, 'sophia', { mode, cluster });
       app.synth();
-    }
+      return { mode, chart };
+    });
+
+    const gitops = newApp('argocd');
+    new ArgoCdProject(new Chart(gitops, 'argocd'), cluster.gitops.project, {
+      ...cluster.gitops,
+      name: cluster.gitops.project,
+      applications: charts.map(({ mode, chart }) => ({
+        name: `${cluster.gitops.project}-${mode}`,
+        path: `dist/${mode}`,
+        sync: cluster.gitops.sync[mode],
+        manifests: chart,
+      })),
+    });
+    gitops.synth();
   });
 } catch (error) {
   process.stderr.write(

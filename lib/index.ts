@@ -4,3 +4,5 @@ export * from './fixed-python-app';
 export * from './pod-security-namespace';
 export * from './quantity';
 export * from './sophia-chart';
+export * from './argo-cd-project';
+export * from './sync-waves';

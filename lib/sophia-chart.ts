@@ -1,7 +1,9 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
+import { SyncMode } from './argo-cd-project';
 import { FixedPythonApp, SecurityMode } from './fixed-python-app';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
+import { addSyncWaves } from './sync-waves';
 
 export interface BackendConfig {
   /** Name of the Deployment, Service and ConfigMap. */
@@ -16,11 +18,24 @@ export interface BackendConfig {
   readonly replicas: Readonly<Record<SecurityMode, number>>;
 }
 
+export interface GitOpsConfig {
+  /** The repository Argo CD reads `dist/` from. */
+  readonly repoURL: string;
+  readonly revision: string;
+  /** The AppProject's name; Applications are named `<project>-<mode>`. */
+  readonly project: string;
+  /** Where Argo CD runs. */
+  readonly argoNamespace: string;
+  /** How each variant's Application syncs. */
+  readonly sync: Readonly<Record<SecurityMode, SyncMode>>;
+}
+
 /** The cluster facts a variant is built from (see config.ts). */
 export interface ClusterConfig {
   /** The namespace of the sophia workloads. */
   readonly namespace: string;
   readonly backend: BackendConfig;
+  readonly gitops: GitOpsConfig;
 }
 
 export interface SophiaChartProps {
@@ -54,5 +69,7 @@ export class SophiaChart extends Chart {
       namespace,
       mode,
     });
+
+    addSyncWaves(this);
   }
 }
