@@ -1,4 +1,5 @@
 export * from './atomic-output';
+export * from './debug-monitor';
 export * from './errors';
 export * from './fixed-python-app';
 export * from './pod-security-namespace';

@@ -1,6 +1,7 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SyncMode } from './argo-cd-project';
+import { DebugMonitor } from './debug-monitor';
 import { FixedPythonApp, SecurityMode } from './fixed-python-app';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { addSyncWaves } from './sync-waves';
@@ -46,10 +47,11 @@ export interface SophiaChartProps {
 /**
  * Everything one variant deploys, in one chart (cdk8s' synth cost grows with
  * the square of the number of charts): the namespace with the Pod Security
- * level the mode needs, and the backend.
+ * level the mode needs, the backend and its debug monitor.
  */
 export class SophiaChart extends Chart {
   public readonly backend: FixedPythonApp;
+  public readonly monitor: DebugMonitor;
 
   constructor(scope: Construct, id: string, props: SophiaChartProps) {
     super(scope, id, { disableResourceNameHashes: true });
@@ -69,6 +71,8 @@ export class SophiaChart extends Chart {
       namespace,
       mode,
     });
+
+    this.monitor = new DebugMonitor(this, 'monitor', { target: this.backend });
 
     addSyncWaves(this);
   }
