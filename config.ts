@@ -2,7 +2,7 @@
  * Cluster facts: the one place where names, namespaces, images and nodes are
  * written down. main.ts only wires them to constructs.
  */
-import { ClusterConfig, SecurityMode, SyncMode } from './lib';
+import { ClusterConfig, CpuArchitecture, NodeRole, SecurityMode, SyncMode } from './lib';
 
 export const cluster: ClusterConfig = {
   namespace: 'sophia-ai-prod',
@@ -27,6 +27,36 @@ export const cluster: ClusterConfig = {
       [SecurityMode.ROOT_DEBUG]: SyncMode.MANUAL,
     },
   },
+  // The primary (GH200, arm64) is the k3s server with cluster-init; the
+  // others join it as agents. The primary and the production-services node
+  // stay untainted: they run the backend's two replicas and the cluster's
+  // own pods. The rest are kept for workloads that ask for their GPUs.
+  gpuPools: [
+    {
+      id: 'gh200',
+      gpuProduct: 'GH200',
+      architecture: CpuArchitecture.ARM64,
+      taint: false,
+      nodes: [{ name: 'sophia-primary', address: '192.222.58.232', role: NodeRole.SERVER }],
+    },
+    {
+      id: 'rtx6000',
+      gpuProduct: 'RTX 6000',
+      taint: false,
+      nodes: [{ name: 'production-services', address: '104.171.202.103' }],
+    },
+    {
+      id: 'a6000',
+      gpuProduct: 'A6000',
+      nodes: [{ name: 'mcp-orchestrator', address: '104.171.202.117' }],
+    },
+    {
+      id: 'a100',
+      gpuProduct: 'A100',
+      nodes: [{ name: 'data-pipeline', address: '104.171.202.134' }],
+    },
+    { id: 'a10', gpuProduct: 'A10', nodes: [{ name: 'development', address: '155.248.194.183' }] },
+  ],
 };
 
 /** The variants synthesized side by side, each into dist/<mode>/. */

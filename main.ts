@@ -1,8 +1,12 @@
+import * as path from 'path';
 import { App, Chart, YamlOutputType } from 'cdk8s';
 import { cluster, variants } from './config';
 import { ArgoCdProject, AtomicOutput, SophiaChart } from './lib';
 
 const output = new AtomicOutput(process.env.CDK8S_OUTDIR ?? 'dist');
+// Host-side k3s configs live beside dist/, never in it: Argo CD and
+// `kubectl apply -R` read every file under dist/ as a manifest.
+const k3sOutput = new AtomicOutput(path.join(path.dirname(output.target), 'k3s'));
 
 function newApp(folder: string): App {
   return new App({
@@ -33,10 +37,13 @@ try {
       })),
     });
     gitops.synth();
+
+    // The same in every variant.
+    k3sOutput.run(() => charts[0].chart.k3s.writeTo(k3sOutput.path()));
   });
 } catch (error) {
   process.stderr.write(
-    `synth failed, ${output.target} left as it was:\n  ${(error as Error).message}\n`,
+    `synth failed, ${output.target} and k3s/ left as they were:\n  ${(error as Error).message}\n`,
   );
   process.exit(1);
 }

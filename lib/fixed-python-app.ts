@@ -16,6 +16,7 @@ import {
   VolumeMount,
 } from '../imports/k8s';
 import { InvalidPropError, warn } from './errors';
+import { GpuNodePool } from './gpu-node-pool';
 import { isAtLeast, PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { parseQuantity } from './quantity';
 import { shellQuote, shellScript, ShellStep } from './shell';
@@ -122,6 +123,18 @@ export interface FixedPythonAppProps {
   readonly readinessProbe?: ProbeTiming;
   /** @default initialDelaySeconds 0, periodSeconds 20, timeoutSeconds 3, failureThreshold 3 */
   readonly livenessProbe?: ProbeTiming;
+  /**
+   * Run on this GPU pool's nodes: its node selector (pool and CPU
+   * architecture), its taint's toleration and the `nvidia` RuntimeClass.
+   * @default - no GPU: any untainted node
+   */
+  readonly gpuPool?: GpuNodePool;
+  /**
+   * GPUs per pod (`nvidia.com/gpu`, request equal to limit), at most the
+   * pool's `gpusPerNode`. Needs `gpuPool`.
+   * @default 1 with a gpuPool
+   */
+  readonly gpuCount?: number;
 }
 
 /** Annotation and label keys this project owns. */
@@ -262,7 +275,7 @@ export class FixedPythonApp extends Construct {
       );
     }
     const env = props.env ?? {};
-    const managedEnv = this.managedEnv(mode, port);
+    const managedEnv = this.managedEnv(mode, port, props.gpuPool !== undefined);
     for (const [key, value] of Object.entries(env)) {
       if (!ENV_NAME.test(key)) {
         throw new InvalidPropError(
@@ -284,6 +297,18 @@ export class FixedPythonApp extends Construct {
         throw new InvalidPropError(this, `env.${key}`, value, 'a string');
       }
     }
+    if (props.gpuCount !== undefined && props.gpuPool === undefined) {
+      throw new InvalidPropError(
+        this,
+        'gpuCount',
+        props.gpuCount,
+        'only together with gpuPool (the GpuNodePool whose GPUs to use)',
+      );
+    }
+    if (props.gpuPool !== undefined && !(props.gpuPool instanceof GpuNodePool)) {
+      throw new InvalidPropError(this, 'gpuPool', String(props.gpuPool), 'a GpuNodePool');
+    }
+    const gpuLimits = props.gpuPool?.gpuLimits(this, props.gpuCount ?? 1, 'gpuCount');
     const resources = this.resolveResources(props.resources);
     const startup = this.resolveProbe('startupProbe', props.startupProbe, DEFAULT_STARTUP);
     const readiness = this.resolveProbe('readinessProbe', props.readinessProbe, DEFAULT_READINESS);
@@ -350,7 +375,13 @@ export class FixedPythonApp extends Construct {
           .sort()
           .map((key) => ({ name: key, value: env[key] })),
       ],
-      resources,
+      // Only the app uses the GPUs; a GPU's request must equal its limit.
+      resources: gpuLimits
+        ? {
+            requests: { ...resources.requests, ...gpuLimits },
+            limits: { ...resources.limits, ...gpuLimits },
+          }
+        : resources,
       startupProbe: probe(startup),
       readinessProbe: probe(readiness),
       livenessProbe: probe(liveness),
@@ -404,6 +435,7 @@ export class FixedPythonApp extends Construct {
                   ]
                 : undefined,
             ...pod,
+            ...props.gpuPool?.placement(),
             volumes: [
               {
                 name: 'app-source',
@@ -519,7 +551,7 @@ export class FixedPythonApp extends Construct {
     return timing;
   }
 
-  private managedEnv(mode: SecurityMode, port: number): EnvVar[] {
+  private managedEnv(mode: SecurityMode, port: number, gpu: boolean): EnvVar[] {
     const env: EnvVar[] = [
       { name: 'PORT', value: String(port) },
       // Logs reach `kubectl logs` as they are written, not when a buffer fills.
@@ -529,6 +561,10 @@ export class FixedPythonApp extends Construct {
     ];
     if (mode === SecurityMode.HARDENED) {
       env.push({ name: 'PYTHONPATH', value: PATHS.packages }, { name: 'HOME', value: PATHS.tmp });
+    }
+    if (gpu) {
+      // python:3.11-slim is no CUDA image: tell the NVIDIA runtime what to inject.
+      env.push({ name: 'NVIDIA_DRIVER_CAPABILITIES', value: 'compute,utility' });
     }
     return env;
   }

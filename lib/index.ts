@@ -7,3 +7,7 @@ export * from './quantity';
 export * from './sophia-chart';
 export * from './argo-cd-project';
 export * from './sync-waves';
+export * from './cluster-nodes';
+export * from './gpu-node-pool';
+export * from './k3s-cluster';
+export * from './nvidia-device-plugin';

@@ -2,6 +2,8 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SyncMode } from './argo-cd-project';
 import { DebugMonitor } from './debug-monitor';
+import { GpuNodePool, GpuNodePoolProps } from './gpu-node-pool';
+import { K3sCluster, K3sClusterProps } from './k3s-cluster';
 import { FixedPythonApp, SecurityMode } from './fixed-python-app';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { addSyncWaves } from './sync-waves';
@@ -31,12 +33,21 @@ export interface GitOpsConfig {
   readonly sync: Readonly<Record<SecurityMode, SyncMode>>;
 }
 
+/** A GPU pool as config.ts lists it: GpuNodePool's props and the construct id. */
+export interface GpuPoolConfig extends Omit<GpuNodePoolProps, 'namespace'> {
+  readonly id: string;
+}
+
 /** The cluster facts a variant is built from (see config.ts). */
 export interface ClusterConfig {
   /** The namespace of the sophia workloads. */
   readonly namespace: string;
   readonly backend: BackendConfig;
   readonly gitops: GitOpsConfig;
+  /** The GPU nodes, pool by pool; the first server among them runs `cluster-init`. */
+  readonly gpuPools: readonly GpuPoolConfig[];
+  /** k3s settings beyond the nodes. */
+  readonly k3s?: K3sClusterProps;
 }
 
 export interface SophiaChartProps {
@@ -47,11 +58,15 @@ export interface SophiaChartProps {
 /**
  * Everything one variant deploys, in one chart (cdk8s' synth cost grows with
  * the square of the number of charts): the namespace with the Pod Security
- * level the mode needs, the backend and its debug monitor.
+ * level the mode needs, the backend and its debug monitor, the GPU pools
+ * with the NVIDIA device plugin, and the k3s node configs (written to k3s/).
  */
 export class SophiaChart extends Chart {
   public readonly backend: FixedPythonApp;
   public readonly monitor: DebugMonitor;
+  public readonly gpuPools: readonly GpuNodePool[];
+  /** The k3s node configs; the same in every variant. */
+  public readonly k3s: K3sCluster;
 
   constructor(scope: Construct, id: string, props: SophiaChartProps) {
     super(scope, id, { disableResourceNameHashes: true });
@@ -73,6 +88,12 @@ export class SophiaChart extends Chart {
     });
 
     this.monitor = new DebugMonitor(this, 'monitor', { target: this.backend });
+
+    this.gpuPools = cluster.gpuPools.map(
+      ({ id: poolId, ...pool }) => new GpuNodePool(this, poolId, { ...pool, namespace }),
+    );
+    // Last: it reads every pool of the app.
+    this.k3s = new K3sCluster(this, 'k3s', cluster.k3s);
 
     addSyncWaves(this);
   }

@@ -67,6 +67,7 @@ describe('ArgoCdProject', () => {
     const project = findOne(synthProject(), 'AppProject', 'sophia');
     expect(project.spec.sourceRepos).toEqual(['https://example.com/sophia-manifests.git']);
     expect(project.spec.destinations).toEqual([
+      { namespace: 'nvidia-device-plugin', server: 'https://kubernetes.default.svc' },
       { namespace: 'sophia-ai-prod', server: 'https://kubernetes.default.svc' },
     ]);
     const kinds = (list: { group: string; kind: string }[]) =>

@@ -6,6 +6,7 @@ import { cluster } from '../config';
 import {
   FixedPythonApp,
   FixedPythonAppProps,
+  GpuNodePool,
   PodSecurityLevel,
   PodSecurityNamespace,
   SecurityMode,
@@ -425,5 +426,58 @@ describe('fails when', () => {
     ).toThrow(
       /test\/backend: invalid namespace \(undefined\): a PodSecurityNamespace or a DNS-1123 label, or a Chart with a namespace/,
     );
+  });
+});
+
+describe('FixedPythonApp on a GPU pool', () => {
+  function gpuChart() {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'apps' });
+    const a100 = new GpuNodePool(chart, 'a100', {
+      gpuProduct: 'A100',
+      gpusPerNode: 2,
+      nodes: [{ name: 'data-pipeline', address: '104.171.202.134' }],
+    });
+    return { chart, a100 };
+  }
+
+  test('is scheduled onto the pool with the nvidia runtime and its GPUs as request = limit', () => {
+    const { chart, a100 } = gpuChart();
+    new FixedPythonApp(chart, 'trainer', {
+      sourceDir: path.join(ROOT, 'app'),
+      mode: SecurityMode.HARDENED,
+      gpuPool: a100,
+      gpuCount: 2,
+    });
+    const pod = podSpecOf(findOne(Testing.synth(chart) as K8sObject[], 'Deployment', 'trainer'));
+    expect(pod.runtimeClassName).toBe('nvidia');
+    expect(pod.nodeSelector).toEqual({
+      'manifests.sophia.ai/gpu-pool': 'a100',
+      'kubernetes.io/arch': 'amd64',
+    });
+    expect(pod.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe(2);
+    expect(pod.containers[0].resources.requests['nvidia.com/gpu']).toBe(2);
+    expect(pod.initContainers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
+  });
+
+  test('fails when gpuCount comes without gpuPool', () => {
+    expect(() => synthApp({ gpuCount: 1 })).toThrow(
+      /test\/backend: invalid gpuCount 1: only together with gpuPool/,
+    );
+  });
+
+  test("fails when gpuCount exceeds the pool's GPUs per node", () => {
+    const { chart, a100 } = gpuChart();
+    expect(
+      () =>
+        new FixedPythonApp(chart, 'trainer', {
+          sourceDir: path.join(ROOT, 'app'),
+          mode: SecurityMode.HARDENED,
+          gpuPool: a100,
+          gpuCount: 3,
+        }),
+    ).toThrow(/test\/trainer: invalid gpuCount 3: an integer from 1 to 2/);
   });
 });

@@ -2,6 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as YAML from 'yaml';
 import { AtomicOutput } from '../lib';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -49,10 +50,31 @@ describe('npm run synth', () => {
   });
 
   test('dist/ holds both variants and only Kubernetes manifests', () => {
-    const files = [...readTree(path.join(work, 'a')).keys()];
+    synthInto(path.join(work, 'c', 'dist'));
+    const files = [...readTree(path.join(work, 'c', 'dist')).keys()];
     expect(files.every((f) => f.endsWith('.yaml'))).toBe(true);
     expect(files.some((f) => f.startsWith('hardened/'))).toBe(true);
     expect(files.some((f) => f.startsWith('root-debug/'))).toBe(true);
+    expect(files.some((f) => f.startsWith('argocd/'))).toBe(true);
+  });
+
+  test('k3s/ holds one YAML file per node and no token value', () => {
+    synthInto(path.join(work, 'd', 'dist'));
+    const files = readTree(path.join(work, 'd', 'k3s'));
+    expect([...files.keys()].sort()).toEqual(
+      [
+        'data-pipeline',
+        'development',
+        'mcp-orchestrator',
+        'production-services',
+        'sophia-primary',
+      ].map((node) => `${node}.yaml`),
+    );
+    for (const [file, bytes] of files) {
+      const config = YAML.parse(bytes.toString('utf8'));
+      expect(config['node-name']).toBe(file.replace(/\.yaml$/, ''));
+      expect(Object.keys(config)).not.toContain('token');
+    }
   });
 });
 
