@@ -1,0 +1,602 @@
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { Testing, Yaml } from 'cdk8s';
+import { FixedPythonApp, FixedPythonAppProps, SecurityMode } from '../lib/fixed-python-app';
+import { formatResult, parseArgs, UsageError } from '../smoke/cli';
+import { hasBubblewrap } from '../smoke/host';
+import { pythonImage } from '../smoke/image';
+import { capabilities, ContainerConfigError, expand, processIdentity } from '../smoke/kubelet';
+import { loadManifests, PodSpec, ProbeSpec, selectWorkload } from '../smoke/manifest';
+import { hostConfigFrom, parsePipConfigList, resolvePipAccess } from '../smoke/pip-access';
+import { judge, pollProbe, ProbeClock, ProbeReply, ProbeTarget } from '../smoke/probes';
+import { bwrapArgs } from '../smoke/sandbox';
+import { writeAtomicLayout } from '../smoke/volumes';
+
+const ROOT = path.resolve(__dirname, '..');
+const FIXTURES = path.join(__dirname, 'fixtures', 'smoke');
+
+// The real pods need bubblewrap and root (real uids for the containers). CI
+// installs bubblewrap and sets REQUIRE_SMOKE=1 so that a missing tool fails
+// instead of silently skipping the proof that the pods start.
+const missing = !hasBubblewrap()
+  ? 'bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap'
+  : process.getuid?.() !== 0
+    ? 'the smoke run needs root'
+    : undefined;
+const required = process.env.REQUIRE_SMOKE === '1';
+const describeSmoke = missing === undefined ? describe : describe.skip;
+if (missing !== undefined && !required) {
+  console.warn(`SKIPPED the smoke runs of real pods: ${missing} (REQUIRE_SMOKE=1 makes this fail)`);
+}
+
+const tmpDirs: string[] = [];
+function tmpDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs `npm run smoke` (its node command) with a hard time bound. */
+function smoke(
+  args: readonly string[],
+  options: {
+    timeoutMs?: number;
+    onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void;
+  } = {},
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['scripts/run-ts.js', 'scripts/smoke.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      options.onStdout?.(stdout, (signal) => child.kill(signal));
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** A web app with the standard library only: no pip needed, starts in milliseconds. */
+const STDLIB_APP = `import http.server, os
+STATUS = int(os.environ.get("HEALTH_STATUS", "200"))
+try:
+    import smoke_probe_pkg  # only present when the test's index provided it
+    print("imported", smoke_probe_pkg.VALUE, flush=True)
+except ImportError:
+    pass
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(STATUS)
+        self.end_headers()
+        self.wfile.write(b"{}")
+print("listening", flush=True)
+http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+`;
+
+const FAST_PROBE = {
+  initialDelaySeconds: 0,
+  periodSeconds: 1,
+  timeoutSeconds: 1,
+  failureThreshold: 3,
+};
+
+/** Synthesizes a FixedPythonApp with FixedPythonApp itself, like dist/, into a fresh folder. */
+function synthApp(
+  files: Record<string, string>,
+  props: Omit<FixedPythonAppProps, 'sourceDir'>,
+): string {
+  const source = tmpDir('smoke-src-');
+  for (const [name, content] of Object.entries(files)) {
+    fs.writeFileSync(path.join(source, name), content);
+  }
+  const chart = Testing.chart();
+  new FixedPythonApp(chart, 'fault', {
+    sourceDir: source,
+    namespace: 'smoke-test',
+    startupProbe: FAST_PROBE,
+    readinessProbe: FAST_PROBE,
+    ...props,
+  });
+  const out = tmpDir('smoke-yaml-');
+  fs.writeFileSync(path.join(out, 'app.k8s.yaml'), Yaml.stringify(...Testing.synth(chart)));
+  return out;
+}
+
+function podSpec(overrides: Partial<PodSpec['securityContext']> = {}): PodSpec {
+  return {
+    initContainers: [],
+    containers: [],
+    volumes: [],
+    securityContext: { supplementalGroups: [], ...overrides },
+  };
+}
+
+const IDENTITY = { name: 'p', namespace: 'ns', uid: 'u', ip: '10.42.0.10' };
+const IMAGE = pythonImage('python:3.11-slim', '3.11.2');
+
+describe('smoke: the kubelet rules', () => {
+  const container = {
+    name: 'app',
+    image: 'python:3.11-slim',
+    env: [],
+    envFrom: [],
+    ports: [],
+    volumeMounts: [],
+  };
+
+  test('runAsNonRoot with no user is refused: python:3.11-slim runs as root', () => {
+    expect(() =>
+      processIdentity(podSpec({ runAsNonRoot: true }), container, IMAGE, IDENTITY),
+    ).toThrow(
+      new ContainerConfigError(
+        'container has runAsNonRoot and image will run as root (pod: "p_ns(u)", container: app)',
+      ),
+    );
+    expect(() =>
+      processIdentity(podSpec({ runAsNonRoot: true, runAsUser: 0 }), container, IMAGE, IDENTITY),
+    ).toThrow(/container's runAsUser breaks non-root policy/);
+  });
+
+  test('container fields win over the pod, fsGroup joins the groups, ALL drops every capability', () => {
+    const id = processIdentity(
+      podSpec({ runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, runAsNonRoot: true }),
+      {
+        ...container,
+        securityContext: {
+          runAsUser: 1001,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { add: [], drop: ['ALL'] },
+        },
+      },
+      IMAGE,
+      IDENTITY,
+    );
+    expect(id).toEqual({
+      uid: 1001,
+      gid: 1000,
+      groups: [2000],
+      capabilities: [],
+      noNewPrivs: true,
+      readOnlyRootFilesystem: true,
+    });
+    expect(capabilities(false, { add: ['NET_ADMIN'], drop: ['ALL'] })).toEqual(['net_admin']);
+    expect(capabilities(false, undefined)).toContain('dac_override');
+  });
+
+  test('$(VAR) expansion follows Kubernetes: $$ escapes, unknown names stay', () => {
+    const env = new Map([['PORT', '8000']]);
+    expect(expand('--port=$(PORT) $(NOPE) $$(PORT)', (n) => env.get(n))).toBe(
+      '--port=8000 $(NOPE) $(PORT)',
+    );
+  });
+});
+
+describe('smoke: volumes and sandbox', () => {
+  test('a ConfigMap is laid out like the kubelet does: timestamped folder, ..data, links', () => {
+    const dir = tmpDir('smoke-cm-');
+    writeAtomicLayout(
+      dir,
+      [{ path: 'app.py', content: Buffer.from('print(1)\n'), mode: 0o444 }],
+      new Date('2024-05-14T08:03:30.123Z'),
+    );
+    const entries = fs.readdirSync(dir).sort();
+    expect(entries).toEqual([
+      expect.stringMatching(/^\.\.2024_05_14_08_03_30\.\d{9}$/),
+      '..data',
+      'app.py',
+    ]);
+    expect(fs.readlinkSync(path.join(dir, '..data'))).toBe(entries[0]);
+    expect(fs.readlinkSync(path.join(dir, 'app.py'))).toBe('..data/app.py');
+    expect(fs.statSync(path.join(dir, 'app.py')).mode & 0o777).toBe(0o444);
+    expect(fs.readFileSync(path.join(dir, 'app.py'), 'utf8')).toBe('print(1)\n');
+  });
+
+  test('bwrap: host pip config hidden, mounts in order, read-only root last, setpriv drops to the uid', () => {
+    const args = bwrapArgs({
+      hostname: 'pod',
+      identity: {
+        uid: 1000,
+        gid: 1000,
+        groups: [1000],
+        capabilities: [],
+        noNewPrivs: true,
+        readOnlyRootFilesystem: true,
+      },
+      usrLocal: '/w/usr-local',
+      etcFiles: {},
+      emptyFile: '/w/empty',
+      mounts: [
+        { hostPath: '/w/v/code', mountPath: '/app', readOnly: true },
+        { hostPath: '/w/v/tmp', mountPath: '/tmp', readOnly: false },
+      ],
+      env: new Map([['PATH', '/usr/local/bin:/usr/bin']]),
+      workingDir: '/app',
+      argv: ['python', 'app.py'],
+    });
+    const line = args.join(' ');
+    expect(line).toContain('--ro-bind /w/usr-local /usr/local');
+    expect(line).toContain('--ro-bind /w/v/code /app');
+    expect(line).toContain('--bind /w/v/tmp /tmp');
+    expect(args.indexOf('--remount-ro')).toBeGreaterThan(args.indexOf('/w/v/tmp'));
+    expect(args).not.toContain('--unshare-net'); // the pod's namespace is joined with nsenter
+    expect(line).toContain(
+      '-- /usr/bin/setpriv --reuid=1000 --regid=1000 --groups=1000 --bounding-set=-all --inh-caps=-all --no-new-privs -- python app.py',
+    );
+    if (fs.existsSync('/etc/xdg/pip')) expect(line).toContain('--tmpfs /etc/xdg/pip');
+  });
+});
+
+describe('smoke: pip access', () => {
+  const hostConfig = hostConfigFrom(
+    parsePipConfigList(
+      [
+        "global.extra-index-url='file:///opt/pypi/simple file:///opt/pypi-more/simple'",
+        "global.find-links='/opt/wheels'",
+        "install.index-url='https://pypi.org/simple'",
+        ":env:.find-links='/opt/wheels'",
+      ].join('\n'),
+    ),
+  );
+
+  test("the host's settings are read with pip's precedence", () => {
+    expect(hostConfig).toMatchObject({
+      indexUrl: 'https://pypi.org/simple',
+      extraIndexUrls: ['file:///opt/pypi/simple', 'file:///opt/pypi-more/simple'],
+      findLinks: ['/opt/wheels'],
+      noIndex: false,
+    });
+  });
+
+  test('an unreachable index is left out and the first mirror becomes the index', async () => {
+    const access = await resolvePipAccess(
+      { type: 'host' },
+      () => hostConfig,
+      async () => 'getaddrinfo ENOTFOUND pypi.org',
+    );
+    expect(access.env.get('PIP_INDEX_URL')).toBe('file:///opt/pypi/simple');
+    expect(access.env.get('PIP_EXTRA_INDEX_URL')).toBe('file:///opt/pypi-more/simple');
+    expect(access.proxy).toBe(false);
+    expect(access.notes.join('\n')).toMatch(/pypi.org\/simple is unreachable .*ENOTFOUND/);
+  });
+
+  test('a reachable remote index goes through the proxy; none means no index at all', async () => {
+    const remote = await resolvePipAccess(
+      { type: 'url', url: 'https://mirror.example/simple' },
+      () => hostConfig,
+    );
+    expect(remote).toMatchObject({ proxy: true, binds: [] });
+    expect(remote.env.get('PIP_INDEX_URL')).toBe('https://mirror.example/simple');
+    const none = await resolvePipAccess({ type: 'none' }, () => hostConfig);
+    expect([...none.env]).toEqual([]);
+    expect(none.proxy).toBe(false);
+  });
+});
+
+describe('smoke: probes', () => {
+  const target: ProbeTarget = {
+    type: 'http',
+    scheme: 'HTTP',
+    host: '10.42.0.10',
+    port: 8000,
+    path: '/health',
+    headers: {},
+  };
+
+  test("replies are judged and worded like the kubelet's", () => {
+    expect(judge(target, { status: 200 })).toEqual({ ok: true, message: 'HTTP 200' });
+    expect(judge(target, { status: 302 }).ok).toBe(true);
+    expect(judge(target, { status: 500 })).toEqual({
+      ok: false,
+      message: 'HTTP probe failed with statuscode: 500',
+    });
+    expect(judge(target, { error: 'ECONNREFUSED' }).message).toBe(
+      'Get "http://10.42.0.10:8000/health": dial tcp 10.42.0.10:8000: connect: connection refused',
+    );
+    expect(judge(target, { timeout: true }).message).toMatch(/context deadline exceeded/);
+  });
+
+  test('timing: initialDelaySeconds, then periodSeconds, until failureThreshold in a row', async () => {
+    let now = 0;
+    const clock: ProbeClock = { now: () => now, sleep: async (ms) => void (now += ms) };
+    const at: number[] = [];
+    const replies: ProbeReply[] = [{ error: 'ECONNREFUSED' }, { status: 500 }, { status: 500 }];
+    const spec: ProbeSpec = {
+      action: { type: 'none' },
+      initialDelaySeconds: 10,
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      successThreshold: 1,
+      failureThreshold: 3,
+    };
+    const verdict = await pollProbe(
+      spec,
+      target,
+      { send: async () => (at.push(now), replies.shift() ?? { status: 200 }) },
+      { startedAt: 0, clock, signal: new AbortController().signal },
+    );
+    expect(at).toEqual([10_000, 15_000, 20_000]);
+    expect(verdict).toEqual({
+      ok: false,
+      attempts: 3,
+      failures: 3,
+      last: { ok: false, message: 'HTTP probe failed with statuscode: 500' },
+    });
+  });
+});
+
+describe('smoke: command line and manifests', () => {
+  test('arguments: a variant is a folder of dist/, --dir overrides, bad values are usage errors', () => {
+    expect(parseArgs(['--variant', 'hardened'], ROOT)).toMatchObject({
+      dir: path.join(ROOT, 'dist', 'hardened'),
+      pipIndex: { type: 'host' },
+    });
+    expect(parseArgs(['--dir', FIXTURES, '--pip-index=none', '--app', 'x'], ROOT)).toMatchObject({
+      dir: FIXTURES,
+      app: 'x',
+      pipIndex: { type: 'none' },
+    });
+    expect(() => parseArgs(['--variant', 'nope'], ROOT)).toThrow(UsageError);
+    expect(() => parseArgs(['--pip-index', 'pypi'], ROOT)).toThrow(UsageError);
+    expect(() => parseArgs([], ROOT)).toThrow(/--variant or --dir/);
+  });
+
+  test('both dist variants are read from their YAML, with the backend picked by default', () => {
+    for (const variant of ['hardened', 'root-debug']) {
+      const set = loadManifests(path.join(ROOT, 'dist', variant));
+      const workload = selectWorkload(set, undefined);
+      expect(workload.name).toBe('sophia-backend');
+      expect(workload.pod.containers[0].startupProbe?.action).toMatchObject({
+        type: 'httpGet',
+        port: 'http',
+      });
+    }
+  });
+
+  test('a failure report names the container, the status and the log tail', () => {
+    expect(
+      formatResult({
+        ready: false,
+        seconds: 1.25,
+        podStatus: 'Init:Error',
+        reason: 'init container install exited with code 1',
+        container: 'install',
+        exitCode: 1,
+        logTail: ['ERROR: boom'],
+      }),
+    ).toEqual([
+      'NOT READY after 1.3 s: container install, exit code 1',
+      'pod status: Init:Error',
+      'reason: init container install exited with code 1',
+      'last 1 log line(s) of install:',
+      '  | ERROR: boom',
+    ]);
+  });
+});
+
+if (missing !== undefined && required) {
+  test('REQUIRE_SMOKE=1: the smoke runs of real pods can run here', () => {
+    throw new Error(`cannot run the smoke tests: ${missing}`);
+  });
+}
+
+describeSmoke('smoke: real pods in bubblewrap', () => {
+  test('both dist variants become READY side by side (same port, own network namespaces)', async () => {
+    const [hardened, rootDebug] = await Promise.all([
+      smoke(['--variant', 'hardened'], { timeoutMs: 100_000 }),
+      smoke(['--variant', 'root-debug'], { timeoutMs: 100_000 }),
+    ]);
+    for (const [name, run] of [
+      ['hardened', hardened],
+      ['root-debug', rootDebug],
+    ] as const) {
+      expect({ name, code: run.code, stderr: run.stderr }).toEqual({ name, code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/startup probe #\d+ GET http:\/\/[\d.]+:8000\/health -> HTTP 200/);
+      const ready = /READY in (\d+\.\d) s\n$/.exec(run.stdout);
+      expect(ready).not.toBeNull();
+      // The startup probe's initialDelaySeconds is 10: nothing can be ready before.
+      expect(Number(ready![1])).toBeGreaterThanOrEqual(10);
+      console.log(`${name}: READY in ${ready![1]} s`);
+    }
+    expect(hardened.stdout).toMatch(/init container install: completed \(exit code 0\)/);
+    expect(hardened.stdout).toMatch(
+      /container app: starting as uid 1000, gid 1000.*read-only root/,
+    );
+    expect(rootDebug.stdout).toMatch(/container app: starting as uid 0, gid 0, writable root/);
+  }, 120_000);
+
+  test('an app.py that raises at import: CrashLoopBackOff with the traceback tail', async () => {
+    const dir = synthApp(
+      { 'app.py': 'import os\nraise RuntimeError("sophia config missing")\n' },
+      { mode: SecurityMode.HARDENED, packages: [] },
+    );
+    const run = await smoke(['--dir', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/container app: exited with code 1 after/);
+    expect(run.stdout).toContain('pod status: CrashLoopBackOff');
+    expect(run.stdout).toMatch(/\| Traceback \(most recent call last\):/);
+    expect(run.stdout).toMatch(/\| RuntimeError: sophia config missing\n/);
+  }, 30_000);
+
+  test('a package that does not exist: the init container pip error (hardened)', async () => {
+    const dir = synthApp(
+      { 'app.py': STDLIB_APP },
+      { mode: SecurityMode.HARDENED, packages: ['sophia-no-such-package'] },
+    );
+    const run = await smoke(['--dir', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/NOT READY after .*: container install, exit code 1/);
+    expect(run.stdout).toContain('pod status: Init:Error');
+    expect(run.stdout).toContain(
+      '| ERROR: No matching distribution found for sophia-no-such-package',
+    );
+    expect(run.stdout).not.toMatch(/container app: starting/);
+  }, 60_000);
+
+  test("a package that does not exist: the container's pip error (root-debug)", async () => {
+    const dir = synthApp(
+      { 'app.py': STDLIB_APP },
+      { mode: SecurityMode.ROOT_DEBUG, packages: ['sophia-no-such-package'] },
+    );
+    const run = await smoke(['--dir', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('pod status: CrashLoopBackOff');
+    expect(run.stdout).toMatch(/container app, exit code 1/);
+    expect(run.stdout).toContain(
+      '| ERROR: No matching distribution found for sophia-no-such-package',
+    );
+  }, 60_000);
+
+  test("no index reachable: pip fails like the incident's offline pip", async () => {
+    const dir = synthApp(
+      { 'app.py': STDLIB_APP },
+      { mode: SecurityMode.HARDENED, packages: ['fastapi'] },
+    );
+    const run = await smoke(['--dir', dir, '--pip-index', 'none']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('pod status: Init:Error');
+    expect(run.stdout).toMatch(/\| WARNING: Retrying .*(name resolution|NewConnectionError)/);
+    expect(run.stdout).toContain('| ERROR: No matching distribution found for fastapi');
+  }, 60_000);
+
+  test("the incident's cp as uid 1000 into a root-owned read-only volume", async () => {
+    const run = await smoke(['--dir', path.join(FIXTURES, 'incident')]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/container backend: starting as uid 1000, gid 1000, writable root/);
+    expect(run.stdout).toContain('pod status: CrashLoopBackOff');
+    expect(run.stdout).toContain(
+      "| cp: cannot create regular file '/app-writable/app.py': Read-only file system",
+    );
+  }, 30_000);
+
+  test('a health path that answers 500: the startup probe fails after failureThreshold', async () => {
+    const dir = synthApp(
+      { 'app.py': STDLIB_APP },
+      { mode: SecurityMode.HARDENED, packages: [], env: { HEALTH_STATUS: '500' } },
+    );
+    const run = await smoke(['--dir', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(
+      /startup probe #3 .* failed \(3\/3\): HTTP probe failed with statuscode: 500/,
+    );
+    expect(run.stdout).toContain('pod status: CrashLoopBackOff');
+    expect(run.stdout).toMatch(
+      /Startup probe failed: HTTP probe failed with statuscode: 500 \(3 failures in a row.*will be restarted/,
+    );
+  }, 30_000);
+
+  test('runAsNonRoot with no user: CreateContainerConfigError before anything runs', async () => {
+    const run = await smoke(['--dir', path.join(FIXTURES, 'run-as-non-root')]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('pod status: CreateContainerConfigError');
+    expect(run.stdout).toMatch(
+      /Error: container has runAsNonRoot and image will run as root \(pod: "non-root-without-user_smoke-test\([0-9a-f-]+\)", container: app\)/,
+    );
+    expect(run.stdout).not.toMatch(/container app: starting/);
+  }, 30_000);
+
+  test("a remote index is reached through the host's proxy", async () => {
+    // A one-package index served by this test process on the host's loopback:
+    // the pod's own loopback is another namespace, only the proxy gets there.
+    const wheelDir = tmpDir('smoke-wheel-');
+    const wheel = 'smoke_probe_pkg-1.0-py3-none-any.whl';
+    const build = spawnSync('/usr/bin/python3', [
+      '-c',
+      `import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("smoke_probe_pkg/__init__.py", "VALUE = 'from the test index'\\n")
+    z.writestr("smoke_probe_pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: smoke-probe-pkg\\nVersion: 1.0\\n")
+    z.writestr("smoke_probe_pkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: smoke-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+    z.writestr("smoke_probe_pkg-1.0.dist-info/RECORD", "")
+`,
+      path.join(wheelDir, wheel),
+    ]);
+    expect(build.status).toBe(0);
+    const server = http.createServer((req, res) => {
+      if (req.url === '/simple/smoke-probe-pkg/') {
+        res.setHeader('Content-Type', 'text/html');
+        res.end(`<html><body><a href="/files/${wheel}">${wheel}</a></body></html>`);
+      } else if (req.url === `/files/${wheel}`) {
+        res.end(fs.readFileSync(path.join(wheelDir, wheel)));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const dir = synthApp(
+        { 'app.py': STDLIB_APP },
+        { mode: SecurityMode.HARDENED, packages: ['smoke-probe-pkg'] },
+      );
+      const run = await smoke([
+        '--dir',
+        dir,
+        '--pip-index',
+        `http://127.0.0.1:${port}/simple`,
+        '--logs',
+      ]);
+      expect(run.stdout).toMatch(/pip proxy on 127\.0\.0\.1:\d+/);
+      expect(run.stdout).toContain('Successfully installed smoke-probe-pkg-1.0');
+      expect(run.stdout).toContain('app | imported from the test index');
+      expect(run.code).toBe(0);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
+  test('Ctrl-C: everything it started is killed and its folders removed', async () => {
+    const before = fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('sophia-smoke-'));
+    let signalled = false;
+    const run = await smoke(['--variant', 'hardened'], {
+      onStdout: (all, kill) => {
+        if (!signalled && /container app: starting/.test(all)) {
+          signalled = true;
+          kill('SIGINT');
+        }
+      },
+    });
+    expect(signalled).toBe(true);
+    expect(run.code).toBe(130);
+    expect(run.stdout).toContain('SIGINT: stopping the pod and removing its folders');
+    const pod = /as pod (\S+)/.exec(run.stdout)![1];
+    const after = fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('sophia-smoke-'));
+    expect(after.filter((d) => !before.includes(d))).toEqual([]);
+    // No process is left whose command line names the pod (bwrap --hostname <pod>).
+    const leftovers = fs
+      .readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(pod);
+        } catch {
+          return false;
+        }
+      });
+    expect(leftovers).toEqual([]);
+  }, 60_000);
+});
