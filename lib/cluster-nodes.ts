@@ -1,6 +1,7 @@
 import { isIP } from 'net';
 import { IConstruct } from 'constructs';
 import { InvalidPropError } from './errors';
+import { DNS_1123_LABEL } from './names';
 
 /** The CPU architecture of a node, as the `kubernetes.io/arch` label spells it. */
 export enum CpuArchitecture {
@@ -63,7 +64,6 @@ export interface NodePoolFacts {
   readonly nodeTaints: readonly string[];
 }
 
-export const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** `gpu-check-` plus the node name must fit a Job name (63). */
 export const MAX_NODE_NAME = 53;
 

@@ -14,6 +14,8 @@ import {
 } from '../imports/k8s';
 import { InvalidPropError } from './errors';
 import { APP_UID, FixedPythonApp, SOURCE_HASH_KEY } from './fixed-python-app';
+import { IMAGE_REF, isDnsLabel } from './names';
+import { restrictedContainerSecurity, restrictedPodSecurity } from './security-context';
 
 export interface DebugMonitorProps {
   /** The app to watch: its Service, namespace, port, health path and pods. */
@@ -97,7 +99,7 @@ export class DebugMonitor extends Construct {
       throw new InvalidPropError(this, 'metricsPort', metricsPort, 'an integer from 1 to 65535');
     }
     const image = props.image ?? 'python:3.11-slim';
-    if (!/^[a-z0-9][a-z0-9._\-/:]*(?:@sha256:[a-f0-9]{64})?$/.test(image)) {
+    if (!IMAGE_REF.test(image)) {
       throw new InvalidPropError(
         this,
         'image',
@@ -106,7 +108,7 @@ export class DebugMonitor extends Construct {
       );
     }
     const name = props.name ?? `${target.serviceName}-monitor`;
-    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) {
+    if (!isDnsLabel(name, true)) {
       throw new InvalidPropError(this, 'name', name, 'a DNS-1035 label of at most 63 characters');
     }
     this.name = name;
@@ -177,12 +179,7 @@ export class DebugMonitor extends Construct {
             // ServiceAccount itself does not hand it to anyone else.
             automountServiceAccountToken: true,
             enableServiceLinks: false,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: APP_UID,
-              runAsGroup: APP_UID,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedPodSecurity(APP_UID),
             containers: [
               {
                 name: 'monitor',
@@ -203,16 +200,7 @@ export class DebugMonitor extends Construct {
                 resources: { requests: budget, limits: budget },
                 readinessProbe: healthz,
                 livenessProbe: healthz,
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: APP_UID,
-                  runAsGroup: APP_UID,
-                  privileged: false,
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: restrictedContainerSecurity(APP_UID),
                 terminationMessagePolicy: 'FallbackToLogsOnError',
                 volumeMounts: [{ name: 'script', mountPath: SCRIPT_DIR, readOnly: true }],
               },

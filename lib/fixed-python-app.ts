@@ -11,7 +11,6 @@ import {
   PodSecurityContext,
   Probe,
   Quantity,
-  SecurityContext,
   Volume,
   VolumeMount,
 } from '../imports/k8s';
@@ -20,6 +19,12 @@ import { GpuNodePool } from './gpu-node-pool';
 import { isAtLeast, PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { parseQuantity } from './quantity';
 import { shellQuote, shellScript, ShellStep } from './shell';
+import { IMAGE_REF, isDnsLabel } from './names';
+import {
+  restrictedContainerSecurity,
+  restrictedPodSecurity,
+  rootContainerSecurity,
+} from './security-context';
 import { LAST_APPLIED_MAX_BYTES, readSourceFiles } from './source-files';
 
 /** How the app's container runs. */
@@ -174,8 +179,6 @@ const PACKAGE_SPEC = new RegExp(
   `^${PEP508_NAME}(?:\\[${PEP508_NAME}(?:,${PEP508_NAME})*\\])?(?:${VERSION_CLAUSE}(?:,${VERSION_CLAUSE})*)?$`,
 );
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const IMAGE_REF = /^[a-z0-9][a-z0-9._\-/:]*(?:@sha256:[a-f0-9]{64})?$/;
 
 /** Where things live inside the pod. */
 const PATHS = {
@@ -219,7 +222,7 @@ export class FixedPythonApp extends Construct {
       );
     }
     const name = props.name ?? id;
-    if (!DNS_LABEL.test(name) || name.length > 63) {
+    if (!isDnsLabel(name, true)) {
       throw new InvalidPropError(
         this,
         'name',
@@ -586,7 +589,7 @@ export class FixedPythonApp extends Construct {
       return {
         command: ['sh', '-c', shellScript('app', steps)],
         workingDir: PATHS.code,
-        securityContext: hardenedContainerSecurity(),
+        securityContext: restrictedContainerSecurity(APP_UID),
         volumeMounts: [
           { name: 'app-code', mountPath: PATHS.code, readOnly: true },
           { name: 'app-packages', mountPath: PATHS.packages, readOnly: true },
@@ -608,17 +611,8 @@ export class FixedPythonApp extends Construct {
     return {
       command: ['sh', '-c', shellScript('app', steps)],
       workingDir: PATHS.source,
-      securityContext: {
-        runAsUser: 0,
-        runAsGroup: 0,
-        runAsNonRoot: false,
-        privileged: false,
-        allowPrivilegeEscalation: false,
-        // pip installs into the image's site-packages at every start.
-        readOnlyRootFilesystem: false,
-        capabilities: { drop: ['ALL'] },
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      // pip installs into the image's site-packages at every start.
+      securityContext: rootContainerSecurity({ readOnlyRootFilesystem: false }),
       volumeMounts: [{ name: 'app-source', mountPath: PATHS.source, readOnly: true }],
     };
   }
@@ -669,18 +663,12 @@ export class FixedPythonApp extends Construct {
         { name: 'PYTHONUNBUFFERED', value: '1' },
       ],
       resources,
-      securityContext: hardenedContainerSecurity(),
+      securityContext: restrictedContainerSecurity(APP_UID),
       terminationMessagePolicy: 'FallbackToLogsOnError',
       volumeMounts: mounts,
     };
     return {
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: APP_UID,
-        runAsGroup: APP_UID,
-        fsGroup: APP_UID,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      securityContext: restrictedPodSecurity(APP_UID, { fsGroup: true }),
       initContainers: [init],
       containers: [app],
       volumes: [
@@ -707,19 +695,6 @@ export class FixedPythonApp extends Construct {
       volumes: [],
     };
   }
-}
-
-function hardenedContainerSecurity(): SecurityContext {
-  return {
-    runAsNonRoot: true,
-    runAsUser: APP_UID,
-    runAsGroup: APP_UID,
-    privileged: false,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
 }
 
 function pipInstall(

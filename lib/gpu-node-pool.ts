@@ -6,7 +6,6 @@ import { KubeJob, Quantity, Toleration } from '../imports/k8s';
 import {
   ClusterNode,
   CpuArchitecture,
-  DNS_1123_LABEL,
   NodePoolFacts,
   NodeRegistry,
   NodeRole,
@@ -25,7 +24,9 @@ import {
   GPU_TOLERATION,
   NvidiaDevicePlugin,
 } from './nvidia-device-plugin';
+import { DNS_1123_LABEL, IMAGE_REF } from './names';
 import { PodSecurityNamespace } from './pod-security-namespace';
+import { restrictedContainerSecurity, restrictedPodSecurity } from './security-context';
 
 export interface GpuNodePoolProps {
   /**
@@ -85,7 +86,6 @@ export interface GpuPodPlacement {
 }
 
 const PRODUCT = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,61}[A-Za-z0-9])?$/;
-const IMAGE_REF = /^[a-z0-9][a-z0-9._\-/:]*(?:@sha256:[a-f0-9]{64})?$/;
 /** The check pod's user: nobody, it owns nothing. */
 const CHECK_UID = 65534;
 
@@ -314,12 +314,7 @@ export class GpuNodePool extends Construct {
               this.tolerations.length > 0 ? this.tolerations.map((t) => ({ ...t })) : undefined,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: CHECK_UID,
-              runAsGroup: CHECK_UID,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedPodSecurity(CHECK_UID),
             containers: [
               {
                 name: 'gpu-check',
@@ -346,16 +341,7 @@ export class GpuNodePool extends Construct {
                     [GPU_RESOURCE]: Quantity.fromNumber(this.gpusPerNode),
                   },
                 },
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: CHECK_UID,
-                  runAsGroup: CHECK_UID,
-                  privileged: false,
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: restrictedContainerSecurity(CHECK_UID),
                 terminationMessagePolicy: 'FallbackToLogsOnError',
               },
             ],

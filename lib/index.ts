@@ -11,3 +11,5 @@ export * from './cluster-nodes';
 export * from './gpu-node-pool';
 export * from './k3s-cluster';
 export * from './nvidia-device-plugin';
+export * from './names';
+export * from './security-context';

@@ -9,6 +9,7 @@ import {
   Toleration,
 } from '../imports/k8s';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
+import { rootContainerSecurity } from './security-context';
 
 /** Label and taint keys shared by the GPU constructs. */
 export const GPU_POOL_LABEL = 'manifests.sophia.ai/gpu-pool';
@@ -176,16 +177,7 @@ export class NvidiaDevicePlugin extends Construct {
                 // seccomp RuntimeDefault and a read-only root: the plugin only
                 // writes its socket, into the hostPath. It stays root: the
                 // device-plugins folder and kubelet.sock belong to root.
-                securityContext: {
-                  runAsUser: 0,
-                  runAsGroup: 0,
-                  runAsNonRoot: false,
-                  privileged: false,
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: rootContainerSecurity({ readOnlyRootFilesystem: true }),
                 resources: {
                   requests: {
                     cpu: Quantity.fromString('50m'),

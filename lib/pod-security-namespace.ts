@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { KubeNamespace } from '../imports/k8s';
 import { InvalidPropError } from './errors';
+import { isDnsLabel } from './names';
 
 /** The Pod Security Standards levels, as Pod Security Admission spells them. */
 export enum PodSecurityLevel {
@@ -38,8 +39,6 @@ export interface PodSecurityNamespaceProps {
   readonly version?: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /**
  * A Namespace labelled for Pod Security Admission. Workload constructs take it
  * as their `namespace` so they can refuse, at synth time, to run where the
@@ -51,7 +50,7 @@ export class PodSecurityNamespace extends Construct {
 
   constructor(scope: Construct, id: string, props: PodSecurityNamespaceProps) {
     super(scope, id);
-    if (!DNS_LABEL.test(props.name) || props.name.length > 63) {
+    if (!isDnsLabel(props.name)) {
       throw new InvalidPropError(
         this,
         'name',
