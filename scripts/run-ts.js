@@ -11,7 +11,7 @@
 // The bundle runs as if it lived at .build/<entry>.js: one level below the
 // repo root, like lib/ and scripts/, so `path.resolve(__dirname, '..')` is the
 // repo root both here and under Jest.
-const crypto = require('crypto');
+const { createHash } = require('crypto');
 const fs = require('fs');
 const Module = require('module');
 const path = require('path');
@@ -26,11 +26,11 @@ const root = path.resolve(__dirname, '..');
 const entryPath = path.resolve(entry);
 const name = path.basename(entry).replace(/\.ts$/, '');
 const filename = path.join(root, '.build', `${name}.js`);
-const cacheKey = crypto.createHash('sha256').update(entryPath).digest('hex').slice(0, 12);
+const cacheKey = createHash('sha256').update(entryPath).digest('hex').slice(0, 12);
 const cacheFile = path.join(root, '.build', 'bundles', `${name}-${cacheKey}.json`);
 
 function hashFile(file) {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 function cached() {
