@@ -15,3 +15,19 @@ export function isDnsLabel(name: unknown, dns1035 = false): name is string {
     (dns1035 ? DNS_1035_LABEL : DNS_1123_LABEL).test(name)
   );
 }
+
+/** An http(s) URL that is safe to put in a shell word and that URL() parses. */
+export function isHttpUrl(value: string): boolean {
+  if (
+    typeof value !== 'string' ||
+    !/^https?:\/\/[\x21-\x7e]+$/.test(value) ||
+    /['"\\`$]/.test(value)
+  )
+    return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}

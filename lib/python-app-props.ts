@@ -1,0 +1,125 @@
+import { GpuNodePool } from './gpu-node-pool';
+import { PodSecurityNamespace } from './pod-security-namespace';
+
+/** How the app's container runs. */
+export enum SecurityMode {
+  /**
+   * Non-root (uid 1000), read-only root filesystem, no capabilities, seccomp
+   * RuntimeDefault; an init container prepares code and packages. Passes Pod
+   * Security `restricted`.
+   */
+  HARDENED = 'hardened',
+  /**
+   * The incident's emergency fix: root, straight from the read-only ConfigMap
+   * mount, pip at start. Needs a `baseline` namespace. Loud on purpose.
+   */
+  ROOT_DEBUG = 'root-debug',
+}
+
+/** Timings of one probe; every field is optional and falls back to the probe's default. */
+export interface ProbeTiming {
+  readonly initialDelaySeconds?: number;
+  readonly periodSeconds?: number;
+  readonly timeoutSeconds?: number;
+  readonly failureThreshold?: number;
+}
+
+/** CPU and memory, as Kubernetes quantities. */
+export interface ResourceAmounts {
+  readonly cpu?: string;
+  readonly memory?: string;
+}
+
+export interface AppResources {
+  /** @default { cpu: '250m', memory: '256Mi' } */
+  readonly requests?: ResourceAmounts;
+  /** @default { cpu: '500m', memory: '1Gi' } (the incident's budget) */
+  readonly limits?: ResourceAmounts;
+}
+
+export interface FixedPythonAppProps {
+  /** Folder whose regular files become the app's ConfigMap (flat; `__pycache__` is skipped). */
+  readonly sourceDir: string;
+  /** How the container runs; see {@link SecurityMode}. */
+  readonly mode: SecurityMode;
+  /**
+   * Name of the Deployment, Service and (with a `-source` suffix) ConfigMap.
+   * @default - the construct id
+   */
+  readonly name?: string;
+  /**
+   * The namespace to run in. Pass the {@link PodSecurityNamespace} to have the
+   * mode checked against its enforced level at synth time.
+   * @default - the chart's namespace
+   */
+  readonly namespace?: PodSecurityNamespace | string;
+  /**
+   * The file in `sourceDir` that `python` runs.
+   * @default 'app.py'
+   */
+  readonly entrypoint?: string;
+  /**
+   * Container image; it must provide `python`, `pip` and `sh`.
+   * @default 'python:3.11-slim'
+   */
+  readonly image?: string;
+  /**
+   * The port the app listens on, passed to it as `PORT`.
+   * @default 8000
+   */
+  readonly port?: number;
+  /**
+   * The HTTP path the probes GET.
+   * @default '/health'
+   */
+  readonly healthPath?: string;
+  /**
+   * pip requirement specifiers installed before the app starts.
+   * @default ['fastapi', 'uvicorn']
+   */
+  readonly packages?: readonly string[];
+  /**
+   * A package index for pip (`--index-url`): an in-cluster mirror for an
+   * offline cluster.
+   * @default - pip's own default (PyPI)
+   */
+  readonly pipIndexUrl?: string;
+  /** @default 1 */
+  readonly replicas?: number;
+  /**
+   * Extra environment variables for the app container.
+   * @default {}
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /** @default requests 250m / 256Mi, limits 500m / 1Gi */
+  readonly resources?: AppResources;
+  /**
+   * @default initialDelaySeconds 10, periodSeconds 5, timeoutSeconds 3,
+   * failureThreshold 12: the incident's values, about 60 s for pip.
+   */
+  readonly startupProbe?: ProbeTiming;
+  /** @default initialDelaySeconds 0, periodSeconds 10, timeoutSeconds 3, failureThreshold 3 */
+  readonly readinessProbe?: ProbeTiming;
+  /** @default initialDelaySeconds 0, periodSeconds 20, timeoutSeconds 3, failureThreshold 3 */
+  readonly livenessProbe?: ProbeTiming;
+  /**
+   * Run on this GPU pool's nodes: its node selector (pool and CPU
+   * architecture), its taint's toleration and the `nvidia` RuntimeClass.
+   * @default - no GPU: any untainted node
+   */
+  readonly gpuPool?: GpuNodePool;
+  /**
+   * GPUs per pod (`nvidia.com/gpu`, request equal to limit), at most the
+   * pool's `gpusPerNode`. Needs `gpuPool`.
+   * @default 1 with a gpuPool
+   */
+  readonly gpuCount?: number;
+}
+
+/** Annotation and label keys this project owns. */
+export const ANNOTATION_PREFIX = 'manifests.sophia.ai';
+export const SECURITY_MODE_KEY = `${ANNOTATION_PREFIX}/security-mode`;
+export const SOURCE_HASH_KEY = `${ANNOTATION_PREFIX}/source-hash`;
+
+/** The uid/gid the hardened pod runs as: the incident's `useradd 1000`. */
+export const APP_UID = 1000;
