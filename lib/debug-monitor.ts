@@ -63,6 +63,8 @@ const METRICS_PORT_NAME = 'metrics';
  * Security `restricted`.
  */
 export class DebugMonitor extends Construct {
+  /** The app it watches. */
+  public readonly target: FixedPythonApp;
   public readonly name: string;
   public readonly namespace: string;
   public readonly metricsPort: number;
@@ -120,6 +122,7 @@ export class DebugMonitor extends Construct {
     if (!isDnsLabel(name, true)) {
       throw new InvalidPropError(this, 'name', name, 'a DNS-1035 label of at most 63 characters');
     }
+    this.target = target;
     this.name = name;
     this.metricsPort = metricsPort;
 

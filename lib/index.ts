@@ -13,3 +13,7 @@ export * from './k3s-cluster';
 export * from './nvidia-device-plugin';
 export * from './names';
 export * from './security-context';
+export * from './prometheus-duration';
+export * from './debug-monitor-service-monitor';
+export * from './backend-alert-rules';
+export * from './monitoring-chart';
