@@ -6,7 +6,8 @@ import {
 } from '../imports/monitoring.coreos.com';
 import { DebugMonitor } from './debug-monitor';
 import { InvalidPropError } from './errors';
-import { invalidLabel, isDnsLabel } from './names';
+import { invalidLabel } from './labels';
+import { isDnsLabel } from './names';
 import { DURATION_ALLOWED, durationSeconds } from './prometheus-duration';
 
 /** The `severity` label of an alert, as Alertmanager routes usually match it. */

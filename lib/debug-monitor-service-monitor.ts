@@ -5,7 +5,8 @@ import {
 } from '../imports/monitoring.coreos.com';
 import { DebugMonitor } from './debug-monitor';
 import { InvalidPropError } from './errors';
-import { invalidLabel, isDnsLabel } from './names';
+import { invalidLabel } from './labels';
+import { isDnsLabel } from './names';
 import { DURATION_ALLOWED, durationSeconds } from './prometheus-duration';
 
 export interface DebugMonitorServiceMonitorProps {

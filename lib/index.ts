@@ -12,6 +12,7 @@ export * from './gpu-node-pool';
 export * from './k3s-cluster';
 export * from './nvidia-device-plugin';
 export * from './names';
+export * from './labels';
 export * from './security-context';
 export * from './prometheus-duration';
 export * from './debug-monitor-service-monitor';
