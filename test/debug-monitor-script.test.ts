@@ -834,6 +834,58 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
     expect(monitor.of('pod')).toHaveLength(4);
   });
 
+  test('at most 4 previous logs per diagnosis; the rest come with the next one', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `sophia-backend-7d9f8b6c5d-p${i}`);
+    const podList = JSON.stringify({
+      kind: 'PodList',
+      apiVersion: 'v1',
+      items: names.map((name) => ({
+        metadata: { name, namespace: NAMESPACE },
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              name: 'backend',
+              restartCount: 1,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+              lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+            },
+          ],
+        },
+      })),
+    });
+    const logs = Object.fromEntries(
+      names.map((name) => [`${name}/backend`, { status: 200, body: `crash of ${name}\n` }]),
+    );
+    const api = await fakeApi(podList, '{"items":[]}', logs);
+    const monitor = await runChecks(
+      {
+        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        ...diagnosisEnv(api.port),
+        DIAGNOSE_INTERVAL_SECONDS: '0',
+      },
+      3,
+    );
+
+    const shown = monitor.of<PreviousLogLine>('previous_log');
+    expect(shown.map((l) => l.lines)).toEqual(names.map((name) => [`crash of ${name}`]));
+    // Diagnosis 1 fetched four, diagnosis 2 the other two, diagnosis 3 none.
+    const events = monitor.lines.map((l) => l.event).filter((e) => e !== 'pod');
+    expect(events).toEqual([
+      'start',
+      'check',
+      'state',
+      'diagnosis',
+      ...Array(4).fill('previous_log'),
+      'check',
+      'diagnosis',
+      ...Array(2).fill('previous_log'),
+      'check',
+      'diagnosis',
+      'stop',
+    ]);
+  });
+
   test('only the last 20 lines are kept, and long lines are clipped', async () => {
     const numbered = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
     numbered[29] = `RuntimeError: ${'x'.repeat(600)}`;
