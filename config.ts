@@ -26,6 +26,23 @@ export const cluster: ClusterConfig = {
       [SecurityMode.HARDENED]: SyncMode.AUTOMATED,
       [SecurityMode.ROOT_DEBUG]: SyncMode.MANUAL,
     },
+    // The alerts follow whichever variant runs: they are always wanted.
+    monitoringSync: SyncMode.AUTOMATED,
+  },
+  monitoring: {
+    // kube-prometheus-stack's Prometheus selects ServiceMonitors and rules
+    // labelled with its Helm release (installed as kube-prometheus-stack in
+    // the namespace monitoring).
+    labels: { release: 'kube-prometheus-stack' },
+    scrape: { interval: '15s' },
+    alerts: {
+      alertPrefix: 'Sophia',
+      groupName: 'sophia-backend',
+      downFor: '2m',
+      slowSeconds: 1,
+      slowFor: '10m',
+      monitorDownFor: '5m',
+    },
   },
   // The primary (GH200, arm64) is the k3s server with cluster-init; the
   // others join it as agents. The primary and the production-services node

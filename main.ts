@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { App, Chart, YamlOutputType } from 'cdk8s';
 import { cluster, variants } from './config';
-import { ArgoCdProject, AtomicOutput, SophiaChart } from './lib';
+import { ArgoCdProject, AtomicOutput, MonitoringChart, SophiaChart } from './lib';
 
 const output = new AtomicOutput(process.env.CDK8S_OUTDIR ?? 'dist');
 // Host-side k3s configs live beside dist/, never in it: Argo CD and
@@ -25,16 +25,33 @@ try {
       return { mode, chart };
     });
 
+    // Its own folder: the variants stay applicable without the Prometheus
+    // Operator. The monitor is named alike in every variant.
+    const monitoring = newApp('monitoring');
+    const monitoringChart = new MonitoringChart(monitoring, 'monitoring', {
+      ...cluster.monitoring,
+      monitor: charts[0].chart.monitor,
+    });
+    monitoring.synth();
+
     const gitops = newApp('argocd');
     new ArgoCdProject(new Chart(gitops, 'argocd'), cluster.gitops.project, {
       ...cluster.gitops,
       name: cluster.gitops.project,
-      applications: charts.map(({ mode, chart }) => ({
-        name: `${cluster.gitops.project}-${mode}`,
-        path: `dist/${mode}`,
-        sync: cluster.gitops.sync[mode],
-        manifests: chart,
-      })),
+      applications: [
+        ...charts.map(({ mode, chart }) => ({
+          name: `${cluster.gitops.project}-${mode}`,
+          path: `dist/${mode}`,
+          sync: cluster.gitops.sync[mode],
+          manifests: chart,
+        })),
+        {
+          name: `${cluster.gitops.project}-monitoring`,
+          path: 'dist/monitoring',
+          sync: cluster.gitops.monitoringSync,
+          manifests: monitoringChart,
+        },
+      ],
     });
     gitops.synth();
 

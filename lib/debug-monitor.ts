@@ -51,20 +51,31 @@ export interface DebugMonitorProps {
 const SCRIPT_PATH = path.resolve(__dirname, '..', 'monitor', 'debug_monitor.py');
 const SCRIPT_KEY = 'debug_monitor.py';
 const SCRIPT_DIR = '/monitor';
+const METRICS_PORT_NAME = 'metrics';
 
 /**
  * A one-pod prober that GETs the target's health endpoint through its
  * Service, logs one JSON line per check with the reason of a failure (dns,
  * connect, timeout, http, invalid), and while the target is down asks the
  * Kubernetes API why its pods are not running (waiting reasons, exit codes,
- * Warning events). Serves Prometheus metrics. The incident's 64Mi / 50m
- * budget; passes Pod Security `restricted`.
+ * Warning events, the last lines of a crashed container's previous log).
+ * Serves Prometheus metrics. The incident's 64Mi / 50m budget; passes Pod
+ * Security `restricted`.
  */
 export class DebugMonitor extends Construct {
+  /** The app it watches. */
+  public readonly target: FixedPythonApp;
   public readonly name: string;
+  public readonly namespace: string;
   public readonly metricsPort: number;
+  /** Name of the metrics port on the pod and the Service. */
+  public readonly metricsPortName: string = METRICS_PORT_NAME;
+  /** Labels of the monitor's pods, also set on its Service. */
+  public readonly selectorLabels: Readonly<Record<string, string>>;
   public readonly deployment: KubeDeployment;
   public readonly role: KubeRole;
+  /** The Service in front of the metrics port: what a ServiceMonitor selects. */
+  public readonly service: KubeService;
 
   constructor(scope: Construct, id: string, props: DebugMonitorProps) {
     super(scope, id);
@@ -111,11 +122,14 @@ export class DebugMonitor extends Construct {
     if (!isDnsLabel(name, true)) {
       throw new InvalidPropError(this, 'name', name, 'a DNS-1035 label of at most 63 characters');
     }
+    this.target = target;
     this.name = name;
     this.metricsPort = metricsPort;
 
     const namespace = target.namespace;
     const selectorLabels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name };
+    this.namespace = namespace;
+    this.selectorLabels = selectorLabels;
     const labels = {
       ...selectorLabels,
       'app.kubernetes.io/component': 'monitor',
@@ -135,10 +149,14 @@ export class DebugMonitor extends Construct {
       metadata: { name, namespace, labels },
       automountServiceAccountToken: false,
     });
-    // Read-only, this namespace only: what the diagnosis needs and no more.
+    // Read-only, this namespace only: what the diagnosis needs and no more
+    // (pods/log: a crashed container's previous log, its traceback).
     this.role = new KubeRole(this, 'Role', {
       metadata: { name, namespace, labels },
-      rules: [{ apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] }],
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+      ],
     });
     new KubeRoleBinding(this, 'RoleBinding', {
       metadata: { name, namespace, labels },
@@ -153,7 +171,7 @@ export class DebugMonitor extends Construct {
     });
 
     const healthz = {
-      httpGet: { path: '/healthz', port: IntOrString.fromString('metrics') },
+      httpGet: { path: '/healthz', port: IntOrString.fromString(METRICS_PORT_NAME) },
       periodSeconds: 10,
       timeoutSeconds: 2,
       failureThreshold: 3,
@@ -196,7 +214,7 @@ export class DebugMonitor extends Construct {
                   { name: 'PYTHONUNBUFFERED', value: '1' },
                   { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
                 ],
-                ports: [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }],
+                ports: [{ name: METRICS_PORT_NAME, containerPort: metricsPort, protocol: 'TCP' }],
                 resources: { requests: budget, limits: budget },
                 readinessProbe: healthz,
                 livenessProbe: healthz,
@@ -213,16 +231,16 @@ export class DebugMonitor extends Construct {
       },
     });
 
-    new KubeService(this, 'Service', {
+    this.service = new KubeService(this, 'Service', {
       metadata: { name, namespace, labels, annotations: scrape },
       spec: {
         type: 'ClusterIP',
         selector: selectorLabels,
         ports: [
           {
-            name: 'metrics',
+            name: METRICS_PORT_NAME,
             port: metricsPort,
-            targetPort: IntOrString.fromString('metrics'),
+            targetPort: IntOrString.fromString(METRICS_PORT_NAME),
             protocol: 'TCP',
           },
         ],

@@ -5,6 +5,7 @@ import { DebugMonitor } from './debug-monitor';
 import { GpuNodePool, GpuNodePoolProps } from './gpu-node-pool';
 import { K3sCluster, K3sClusterProps } from './k3s-cluster';
 import { FixedPythonApp, SecurityMode } from './fixed-python-app';
+import { MonitoringConfig } from './monitoring-chart';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { addSyncWaves } from './sync-waves';
 
@@ -31,6 +32,8 @@ export interface GitOpsConfig {
   readonly argoNamespace: string;
   /** How each variant's Application syncs. */
   readonly sync: Readonly<Record<SecurityMode, SyncMode>>;
+  /** How the monitoring folder's Application (`<project>-monitoring`) syncs. */
+  readonly monitoringSync: SyncMode;
 }
 
 /** A GPU pool as config.ts lists it: GpuNodePool's props and the construct id. */
@@ -44,6 +47,8 @@ export interface ClusterConfig {
   readonly namespace: string;
   readonly backend: BackendConfig;
   readonly gitops: GitOpsConfig;
+  /** The ServiceMonitor and alerts of dist/monitoring/. */
+  readonly monitoring: MonitoringConfig;
   /** The GPU nodes, pool by pool; the first server among them runs `cluster-init`. */
   readonly gpuPools: readonly GpuPoolConfig[];
   /** k3s settings beyond the nodes. */

@@ -12,7 +12,9 @@ pod next to the app and
   logs ``UNKNOWN -> UP`` or ``UNKNOWN -> DOWN``);
 * while the target is down, asks the Kubernetes API for the target's pods and
   their Warning events and logs what it finds (CrashLoopBackOff, exit codes,
-  image pull errors, scheduling failures...);
+  image pull errors, scheduling failures...), and for every container whose
+  previous run ended with a non-zero exit code, the last lines of that run's
+  log (the traceback), once per restart;
 * serves ``/healthz`` and Prometheus ``/metrics`` on ``METRICS_PORT``.
 
 Only the Python standard library is used (the image has no pip), nothing is
@@ -40,12 +42,28 @@ Environment variables (defaults in brackets):
 
 Output: one JSON object per line on stdout, each with ``ts`` (UTC) and
 ``event``: ``start`` (the configuration, never the token), ``check``,
-``state``, ``diagnosis`` (followed by ``pod`` and ``k8s_event`` lines),
+``state``, ``diagnosis`` (followed by ``pod``, ``k8s_event`` and
+``previous_log`` lines),
 ``diagnosis_error``, ``metrics_error``, ``error`` (a bug, caught), ``stop``
 (always the last line) or ``config_error`` (the only line on bad settings).
 
-A diagnosis runs in the checker thread, so while it lasts (at most two API
-requests of KUBE_TIMEOUT_SECONDS each) the next check waits.
+A diagnosis runs in the checker thread, so while it lasts (at most two list
+requests and MAX_PREVIOUS_LOGS log requests, of KUBE_TIMEOUT_SECONDS each) the
+next check waits.
+
+A ``previous_log`` line holds the last PREVIOUS_LOG_LINES lines of a
+container's previous run (``GET .../pods/<pod>/log?container=<c>&previous=true
+&tailLines=20``), for each container of the target's pods whose last
+termination (``lastState.terminated``) has a non-zero exit code: pod,
+container, restart count, exit code, reason, ``lines``. It is logged once per
+pod, container and restart count, so a crash loop adds one per restart. A
+refused or failed log request is a ``diagnosis_error`` with step
+``previous_log`` (retried at the next diagnosis unless the API answered 4xx).
+
+/metrics also exposes the reason of the last failed check as
+``debug_monitor_last_failure_reason{reason="..."}``: 1 for the reason of the
+last check while it failed, 0 for the other reasons (all 0 after a success),
+so that an alert can say *why* the target is down.
 
 Exit status: 0 after SIGTERM/SIGINT or MAX_CHECKS, 2 on invalid configuration.
 """
@@ -78,8 +96,14 @@ BODY_PREVIEW_BYTES = 200
 MAX_API_BODY_BYTES = 8 * 1024 * 1024
 #: Warning events logged per diagnosis, most recent first.
 MAX_EVENTS = 5
-#: Longest free-text message (events, termination messages) copied into a line.
+#: Longest free-text message (events, termination messages, log lines) copied into a line.
 MAX_MESSAGE_CHARS = 500
+#: Lines of a crashed container's previous log that are logged (a traceback's end).
+PREVIOUS_LOG_LINES = 20
+#: Previous logs fetched per diagnosis; the rest wait for the next diagnosis.
+MAX_PREVIOUS_LOGS = 4
+#: Largest previous-log answer read (20 lines, however long).
+MAX_LOG_BODY_BYTES = 256 * 1024
 
 DEFAULT_SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -510,6 +534,7 @@ class Metrics:
         self._target = target
         self._up: int | None = None  # None until the first check
         self._latency_s: float | None = None
+        self._failure_reason: str | None = None  # of the last check, None if it succeeded
         self._consecutive_failures = 0
         # Every series exists from the start so that rate() works at once.
         self._checks: dict[tuple[str, str], int] = {("ok", "none"): 0}
@@ -521,6 +546,7 @@ class Metrics:
         with self._lock:
             self._up = 1 if result.ok else 0
             self._latency_s = result.latency_s
+            self._failure_reason = None if result.ok else key[1]
             self._consecutive_failures = consecutive_failures
             self._checks[key] = self._checks.get(key, 0) + 1
 
@@ -530,6 +556,7 @@ class Metrics:
         label = f'target="{target}"'
         with self._lock:
             up, latency, failures = self._up, self._latency_s, self._consecutive_failures
+            failure_reason = self._failure_reason
             checks = sorted(self._checks.items())
         lines = [
             "# HELP debug_monitor_target_up 1 if the last check of the target succeeded, 0 if it failed"
@@ -554,6 +581,15 @@ class Metrics:
         lines += [
             f'debug_monitor_checks_total{{{label},result="{result}",reason="{reason}"}} {count}'
             for (result, reason), count in checks
+        ]
+        lines += [
+            "# HELP debug_monitor_last_failure_reason 1 for the reason the last check failed with,"
+            " 0 for the other reasons (all 0 while the last check succeeded).",
+            "# TYPE debug_monitor_last_failure_reason gauge",
+        ]
+        lines += [
+            f'debug_monitor_last_failure_reason{{{label},reason="{reason}"}} {int(reason == failure_reason)}'
+            for reason in REASONS
         ]
         return "\n".join(lines) + "\n"
 
@@ -743,15 +779,43 @@ _HTTP_HINTS = {
 }
 
 
+def failed_previous_runs(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The containers (init ones first) whose previous run ended with a non-zero exit code."""
+    meta, status = _dict(pod.get("metadata")), _dict(pod.get("status"))
+    found = []
+    for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
+        for container in _list(status.get(key)):
+            terminated = _dict(_dict(container.get("lastState")).get("terminated"))
+            exit_code = terminated.get("exitCode")
+            if not isinstance(exit_code, int) or isinstance(exit_code, bool) or exit_code == 0:
+                continue
+            found.append(
+                {
+                    "namespace": meta.get("namespace"),
+                    "pod": meta.get("name"),
+                    "container": container.get("name"),
+                    "init": init,
+                    "restart_count": _int(container.get("restartCount")),
+                    "exit_code": exit_code,
+                    "exit_code_meaning": EXIT_CODE_MEANINGS.get(exit_code),
+                    "reason": terminated.get("reason"),
+                    "finished_at": terminated.get("finishedAt"),
+                }
+            )
+    return [run for run in found if isinstance(run["pod"], str) and isinstance(run["container"], str)]
+
+
 class Diagnoser:
     """Asks the Kubernetes API why the target's pods are not serving."""
 
     def __init__(self, cfg: Config, log: JsonLog) -> None:
         self._cfg = cfg
         self._log = log
+        # (pod, container, restart count) of the previous logs already shown.
+        self._shown_logs: set[tuple[str, str, int]] = set()
 
     def run(self, trigger: str) -> None:
-        """Log a ``diagnosis`` line, then ``pod``, ``k8s_event`` or ``diagnosis_error`` lines."""
+        """Log a ``diagnosis`` line, then ``pod``, ``k8s_event``, ``previous_log`` and error lines."""
         cfg = self._cfg
         if not cfg.namespace or not cfg.selector:
             detail = "set TARGET_NAMESPACE and TARGET_SELECTOR to diagnose the target's pods"
@@ -808,23 +872,70 @@ class Diagnoser:
             self._log.emit("pod", **line)
         for event in warnings:
             self._log.emit("k8s_event", **summarize_event(event, scope))
+        if pods is not None:
+            # Forget the pods that are gone: the set stays as small as the Deployment.
+            self._shown_logs = {key for key in self._shown_logs if key[0] in pod_names}
+            self._show_previous_logs(pods, base, token, context)
+
+    def _show_previous_logs(
+        self, pods: list[dict[str, Any]], base: str, token: str, context: ssl.SSLContext | None
+    ) -> None:
+        """One ``previous_log`` line per crashed container run not shown yet."""
+        runs = [run for pod in pods for run in failed_previous_runs(pod)]
+        fetched = 0
+        for run in runs:
+            key = (run["pod"], run["container"], run["restart_count"])
+            if key in self._shown_logs:
+                continue
+            if fetched == MAX_PREVIOUS_LOGS:
+                break  # the next diagnosis shows the rest
+            fetched += 1
+            pod = urllib.parse.quote(run["pod"], safe="")
+            query = urllib.parse.urlencode(
+                {"container": run["container"], "previous": "true", "tailLines": PREVIOUS_LOG_LINES}
+            )
+            where = {"pod": run["pod"], "container": run["container"]}
+            try:
+                # As kubectl asks: the log is text/plain, an error a JSON Status.
+                path = f"{base}/pods/{pod}/log?{query}"
+                response = self._api_get(path, token, context, MAX_LOG_BODY_BYTES, "application/json, */*")
+            except RequestFailed as failure:
+                self._error("previous_log", failure.reason, f"Kubernetes API: {failure.detail}", **where)
+                continue  # a network failure: try again at the next diagnosis
+            if not 200 <= response.status < 300:
+                detail = f"Kubernetes API answered HTTP {response.status}: {_status_message(response.body)}"
+                if response.status == 403:
+                    detail += " (the monitor's Role needs get on pods/log)"
+                self._error("previous_log", "http", detail, status=response.status, **where)
+                if 400 <= response.status < 500 and response.status != 429:
+                    self._shown_logs.add(key)  # asking again would get the same answer
+                continue
+            self._shown_logs.add(key)
+            text = response.body.decode("utf-8", errors="replace")
+            lines = [clip(line) for line in text.splitlines()[-PREVIOUS_LOG_LINES:]]
+            self._log.emit("previous_log", **run, lines=lines, truncated=response.truncated)
+
+    def _api_get(
+        self, path: str, token: str, context: ssl.SSLContext | None, max_body: int, accept: str
+    ) -> Response:
+        return http_get(
+            self._cfg.kube_api_url + path,
+            timeout_s=self._cfg.kube_timeout_s,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": accept,
+                "User-Agent": USER_AGENT,
+            },
+            ssl_context=context,
+            max_body=max_body,
+        )
 
     def _get_items(
         self, step: str, path: str, token: str, context: ssl.SSLContext | None, kind: str
     ) -> list[dict[str, Any]] | None:
         """The items of a list answer, or None after logging why there are none."""
         try:
-            response = http_get(
-                self._cfg.kube_api_url + path,
-                timeout_s=self._cfg.kube_timeout_s,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json",
-                    "User-Agent": USER_AGENT,
-                },
-                ssl_context=context,
-                max_body=MAX_API_BODY_BYTES,
-            )
+            response = self._api_get(path, token, context, MAX_API_BODY_BYTES, "application/json")
         except RequestFailed as failure:
             self._error(step, failure.reason, f"Kubernetes API: {failure.detail}")
             return None
@@ -852,8 +963,8 @@ class Diagnoser:
             return None
         return _list(items)
 
-    def _error(self, step: str, reason: str, detail: str, status: int | None = None) -> None:
-        fields: dict[str, Any] = {"step": step, "reason": reason, "detail": detail}
+    def _error(self, step: str, reason: str, detail: str, status: int | None = None, **where: Any) -> None:
+        fields: dict[str, Any] = {"step": step, "reason": reason, **where, "detail": detail}
         if status is not None:
             fields["status"] = status
         self._log.emit("diagnosis_error", **fields)

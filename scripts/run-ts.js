@@ -58,6 +58,9 @@ function build() {
     target: 'node20',
     format: 'cjs',
     packages: 'external',
+    // import() becomes require(): the bundle runs from a vm.Script, which
+    // has no module loader for import() once V8's code cache is used.
+    supported: { 'dynamic-import': false },
     logLevel: 'warning',
   });
   const code = result.outputFiles[0].text;

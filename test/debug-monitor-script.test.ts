@@ -14,6 +14,9 @@ const FIXTURES = path.join(__dirname, 'fixtures', 'k8s-api');
 const NAMESPACE = 'sophia-ai-prod';
 const SELECTOR = 'app.kubernetes.io/name=sophia-backend,app.kubernetes.io/instance=sophia-backend';
 const TOKEN = 'test-token-9f8e7d6c5b4a';
+// The fixture's pods: one crash-looping backend, one stuck in a failing init container.
+const CRASHING_POD = 'sophia-backend-7d9f8b6c5d-x2x7k';
+const INIT_FAILING_POD = 'sophia-backend-5c8d7f9b44-q9m4z';
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 jest.setTimeout(15000);
@@ -57,6 +60,15 @@ interface PodLine extends LogLine {
   restarts: number;
   conditions: Array<{ type: string; status: string; reason: string | null }>;
   containers: ContainerSummary[];
+}
+
+interface PreviousLogLine extends LogLine {
+  pod: string;
+  container: string;
+  restart_count: number;
+  exit_code: number;
+  lines: string[];
+  truncated: boolean;
 }
 
 interface ExitInfo {
@@ -307,19 +319,70 @@ function k8sStatus(code: number, reason: string, message: string): string {
   });
 }
 
-/** A Kubernetes API that only answers the two requests the monitor should make. */
+interface LogAnswer {
+  status: number;
+  body: string;
+  /** Send the whole body, as an API that ignored tailLines would. */
+  ignoreTail?: boolean;
+}
+
+/**
+ * Previous container logs as the API serves them: `<pod>/<container>` → the
+ * answer, or the answers to successive requests (the last one repeats).
+ */
+type PreviousLogs = Record<string, LogAnswer | LogAnswer[]>;
+
+/** The kubelet's answer when a container has no previous run to show. */
+function noPreviousRun(pod: string, container: string): { status: number; body: string } {
+  const message = `previous terminated container "${container}" in pod "${pod}" not found`;
+  return { status: 400, body: k8sStatus(400, 'BadRequest', message) };
+}
+
+/** The last `tailLines` lines of a log, as the kubelet cuts them. */
+function tail(log: string, tailLines: string | null): string {
+  if (tailLines === null) return log;
+  const lines = log.split(/(?<=\n)/);
+  return lines.slice(Math.max(lines.length - Number(tailLines), 0)).join('');
+}
+
+/**
+ * A Kubernetes API that only answers the requests the monitor should make:
+ * the pods, their Warning events and, from `logs`, previous container logs.
+ * `pods` may change from one request to the next.
+ */
 async function fakeApi(
-  pods: string,
+  pods: string | ((index: number) => string),
   events: string,
+  logs: PreviousLogs = {},
 ): Promise<{ port: number; seen: SeenRequest[] }> {
+  let podRequests = 0;
+  const logRequests: Record<string, number> = {};
+  const logPath = new RegExp(`^/api/v1/namespaces/${NAMESPACE}/pods/([^/]+)/log$`);
   return httpServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://api');
+    const logOf = logPath.exec(url.pathname);
     if (req.headers.authorization !== `Bearer ${TOKEN}`) {
       sendJson(res, 401, k8sStatus(401, 'Unauthorized', 'Unauthorized'));
+    } else if (logOf && url.searchParams.get('previous') === 'true') {
+      const pod = decodeURIComponent(logOf[1]);
+      const container = url.searchParams.get('container') ?? '';
+      const key = `${pod}/${container}`;
+      const answers = [logs[key] ?? noPreviousRun(pod, container)].flat();
+      const answer = answers[Math.min(logRequests[key] ?? 0, answers.length - 1)];
+      logRequests[key] = (logRequests[key] ?? 0) + 1;
+      if (answer.status !== 200) {
+        sendJson(res, answer.status, answer.body);
+      } else {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end(
+          answer.ignoreTail ? answer.body : tail(answer.body, url.searchParams.get('tailLines')),
+        );
+      }
     } else if (url.pathname === `/api/v1/namespaces/${NAMESPACE}/pods`) {
       // A wrong selector gets an empty list, which the assertions would notice.
       const matches = url.searchParams.get('labelSelector') === SELECTOR;
-      sendJson(res, 200, matches ? pods : '{"kind":"PodList","apiVersion":"v1","items":[]}');
+      const list = typeof pods === 'string' ? pods : pods(podRequests++);
+      sendJson(res, 200, matches ? list : '{"kind":"PodList","apiVersion":"v1","items":[]}');
     } else if (
       url.pathname === `/api/v1/namespaces/${NAMESPACE}/events` &&
       url.searchParams.get('fieldSelector') === 'type=Warning'
@@ -534,22 +597,62 @@ describe('debug_monitor.py checks', () => {
 
 describe('debug_monitor.py Kubernetes diagnosis', () => {
   test('logs pods, containers and Warning events from the API when the target is down', async () => {
-    const api = await fakeApi(fixture('pods-sophia-backend.json'), fixture('events-warning.json'));
+    const api = await fakeApi(fixture('pods-sophia-backend.json'), fixture('events-warning.json'), {
+      [`${CRASHING_POD}/backend`]: { status: 200, body: fixture('log-backend-previous.txt') },
+    });
     const monitor = await runChecks({
       TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
       ...diagnosisEnv(api.port),
     });
 
-    // The requests: right paths, selector, field selector and token.
-    expect(api.seen).toHaveLength(2);
+    // The requests: right paths, selector, field selector and token; then the
+    // previous logs of the two containers whose last run failed.
+    expect(api.seen).toHaveLength(4);
     for (const request of api.seen) expect(request.authorization).toBe(`Bearer ${TOKEN}`);
-    const [podsUrl, eventsUrl] = api.seen.map((r) => new URL(r.url, 'http://api'));
+    const [podsUrl, eventsUrl, ...logUrls] = api.seen.map((r) => new URL(r.url, 'http://api'));
     expect(podsUrl.pathname).toBe(`/api/v1/namespaces/${NAMESPACE}/pods`);
     expect(podsUrl.searchParams.get('labelSelector')).toBe(SELECTOR);
     expect(eventsUrl.pathname).toBe(`/api/v1/namespaces/${NAMESPACE}/events`);
     expect(eventsUrl.search).toBe('?fieldSelector=type%3DWarning');
+    expect(logUrls.map((u) => `${u.pathname}${u.search}`)).toEqual([
+      `/api/v1/namespaces/${NAMESPACE}/pods/${CRASHING_POD}/log?container=backend&previous=true&tailLines=20`,
+      `/api/v1/namespaces/${NAMESPACE}/pods/${INIT_FAILING_POD}/log?container=migrate&previous=true&tailLines=20`,
+    ]);
 
-    expect(monitor.of('diagnosis_error')).toEqual([]);
+    // The crashed backend's traceback, as one line; the init container's
+    // previous run is gone (the API says 400), which is a diagnosis_error.
+    expect(monitor.of('previous_log')).toEqual([
+      expect.objectContaining({
+        namespace: NAMESPACE,
+        pod: CRASHING_POD,
+        container: 'backend',
+        init: false,
+        restart_count: 9,
+        exit_code: 3,
+        reason: 'Error',
+        finished_at: '2024-05-14T08:31:09Z',
+        lines: fixture('log-backend-previous.txt').replace(/\n$/, '').split('\n'),
+        truncated: false,
+      }),
+    ]);
+    const [traceback] = monitor.of<PreviousLogLine>('previous_log');
+    expect(traceback.lines).toHaveLength(19);
+    expect(traceback.lines).toContain(
+      "FileNotFoundError: [Errno 2] No such file or directory: '/app/models/config.json'",
+    );
+    expect(traceback.lines[traceback.lines.length - 1]).toBe(
+      'ERROR:    Application startup failed. Exiting.',
+    );
+    expect(monitor.of('diagnosis_error')).toEqual([
+      expect.objectContaining({
+        step: 'previous_log',
+        reason: 'http',
+        status: 400,
+        pod: INIT_FAILING_POD,
+        container: 'migrate',
+        detail: expect.stringContaining('previous terminated container "migrate"'),
+      }),
+    ]);
     expect(monitor.of('diagnosis')).toEqual([
       expect.objectContaining({
         trigger: 'state_change',
@@ -652,9 +755,156 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       'k8s_event',
       'k8s_event',
       'k8s_event',
+      'previous_log',
+      'diagnosis_error',
       'stop',
     ]);
     expect(JSON.stringify(monitor.lines)).not.toContain(TOKEN);
+  });
+
+  test('a previous log is shown once per restart; a 5xx is retried, a 4xx is not', async () => {
+    const podList = fixture('pods-sophia-backend.json');
+    // The backend restarts once more before the third diagnosis.
+    const restarted = podList.replace('"restartCount": 9', '"restartCount": 10');
+    expect(restarted).not.toBe(podList);
+    const log = fixture('log-backend-previous.txt');
+    const api = await fakeApi((index) => (index < 2 ? podList : restarted), '{"items":[]}', {
+      [`${CRASHING_POD}/backend`]: [
+        { status: 503, body: k8sStatus(503, 'ServiceUnavailable', 'etcd leader changed') },
+        { status: 200, body: log },
+      ],
+    });
+    const monitor = await runChecks(
+      {
+        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        ...diagnosisEnv(api.port),
+        DIAGNOSE_INTERVAL_SECONDS: '0',
+      },
+      4,
+    );
+
+    expect(monitor.of('diagnosis')).toHaveLength(4);
+    const logRequests = api.seen
+      .map((r) => new URL(r.url, 'http://api'))
+      .filter((u) => u.pathname.endsWith('/log'))
+      .map((u) => u.searchParams.get('container'));
+    // backend: 503, then 200 (restart 9), then 200 (restart 10); migrate: 400 once.
+    expect(logRequests).toEqual(['backend', 'migrate', 'backend', 'backend']);
+    expect(
+      monitor.of<PreviousLogLine>('previous_log').map((l) => [l.container, l.restart_count]),
+    ).toEqual([
+      ['backend', 9],
+      ['backend', 10],
+    ]);
+    expect(monitor.of('diagnosis_error').map((e) => [e.container, e.status, e.reason])).toEqual([
+      ['backend', 503, 'http'],
+      ['migrate', 400, 'http'],
+    ]);
+  });
+
+  test('a refused log request (403) is a diagnosis_error with a hint, and the checks go on', async () => {
+    const forbidden = k8sStatus(
+      403,
+      'Forbidden',
+      'pods "sophia-backend-7d9f8b6c5d-x2x7k" is forbidden: User "system:serviceaccount:sophia-ai-prod:sophia-backend-monitor" cannot get resource "pods/log" in API group "" in the namespace "sophia-ai-prod"',
+    );
+    const refused = { status: 403, body: forbidden };
+    const api = await fakeApi(fixture('pods-sophia-backend.json'), '{"items":[]}', {
+      [`${CRASHING_POD}/backend`]: refused,
+      [`${INIT_FAILING_POD}/migrate`]: refused,
+    });
+    const monitor = await runChecks(
+      {
+        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        ...diagnosisEnv(api.port),
+        DIAGNOSE_INTERVAL_SECONDS: '0',
+      },
+      2,
+    );
+
+    const errors = monitor.of('diagnosis_error');
+    expect(errors.map((e) => [e.step, e.reason, e.status, e.pod, e.container])).toEqual([
+      ['previous_log', 'http', 403, CRASHING_POD, 'backend'],
+      ['previous_log', 'http', 403, INIT_FAILING_POD, 'migrate'],
+    ]);
+    expect(errors[0].detail).toContain('cannot get resource "pods/log"');
+    expect(errors[0].detail).toContain("the monitor's Role needs get on pods/log");
+    expect(monitor.of('previous_log')).toEqual([]);
+    // Both diagnoses still logged the pods.
+    expect(monitor.of('pod')).toHaveLength(4);
+  });
+
+  test('at most 4 previous logs per diagnosis; the rest come with the next one', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `sophia-backend-7d9f8b6c5d-p${i}`);
+    const podList = JSON.stringify({
+      kind: 'PodList',
+      apiVersion: 'v1',
+      items: names.map((name) => ({
+        metadata: { name, namespace: NAMESPACE },
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              name: 'backend',
+              restartCount: 1,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+              lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+            },
+          ],
+        },
+      })),
+    });
+    const logs = Object.fromEntries(
+      names.map((name) => [`${name}/backend`, { status: 200, body: `crash of ${name}\n` }]),
+    );
+    const api = await fakeApi(podList, '{"items":[]}', logs);
+    const monitor = await runChecks(
+      {
+        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        ...diagnosisEnv(api.port),
+        DIAGNOSE_INTERVAL_SECONDS: '0',
+      },
+      3,
+    );
+
+    const shown = monitor.of<PreviousLogLine>('previous_log');
+    expect(shown.map((l) => l.lines)).toEqual(names.map((name) => [`crash of ${name}`]));
+    // Diagnosis 1 fetched four, diagnosis 2 the other two, diagnosis 3 none.
+    const events = monitor.lines.map((l) => l.event).filter((e) => e !== 'pod');
+    expect(events).toEqual([
+      'start',
+      'check',
+      'state',
+      'diagnosis',
+      ...Array(4).fill('previous_log'),
+      'check',
+      'diagnosis',
+      ...Array(2).fill('previous_log'),
+      'check',
+      'diagnosis',
+      'stop',
+    ]);
+  });
+
+  test('only the last 20 lines are kept, and long lines are clipped', async () => {
+    const numbered = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
+    numbered[29] = `RuntimeError: ${'x'.repeat(600)}`;
+    const api = await fakeApi(fixture('pods-sophia-backend.json'), '{"items":[]}', {
+      [`${CRASHING_POD}/backend`]: {
+        status: 200,
+        body: `${numbered.join('\n')}\n`,
+        ignoreTail: true,
+      },
+    });
+    const monitor = await runChecks({
+      TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+      ...diagnosisEnv(api.port),
+    });
+
+    const [line] = monitor.of<PreviousLogLine>('previous_log');
+    expect(line.lines).toHaveLength(20);
+    expect(line.lines[0]).toBe('line 11');
+    expect(line.lines[19]).toBe(`RuntimeError: ${'x'.repeat(486)}...`);
   });
 
   test('with no matching pod, it says so and shows the namespace warnings instead', async () => {
@@ -785,6 +1035,7 @@ describe('debug_monitor.py metrics, signals and configuration', () => {
       ['debug_monitor_last_latency_seconds', 'gauge'],
       ['debug_monitor_consecutive_failures', 'gauge'],
       ['debug_monitor_checks_total', 'counter'],
+      ['debug_monitor_last_failure_reason', 'gauge'],
     ]) {
       expect(metrics.body).toContain(`# HELP ${name} `);
       expect(metrics.body).toContain(`# TYPE ${name} ${type}\n`);
@@ -803,6 +1054,8 @@ describe('debug_monitor.py metrics, signals and configuration', () => {
       expect(
         samples.get(`debug_monitor_checks_total{${label},result="fail",reason="${reason}"}`),
       ).toBe(0);
+      // Up: no current failure reason.
+      expect(samples.get(`debug_monitor_last_failure_reason{${label},reason="${reason}"}`)).toBe(0);
     }
 
     expect(await get(`${base}/healthz`)).toMatchObject({ status: 200, body: 'ok' });
@@ -837,6 +1090,18 @@ describe('debug_monitor.py metrics, signals and configuration', () => {
       failures,
     );
     expect(samples.get(`debug_monitor_checks_total{${label},result="ok",reason="none"}`)).toBe(0);
+    // The reason, as one series at 1 among the five.
+    const reasons = ['dns', 'connect', 'timeout', 'http', 'invalid'].map((reason) => [
+      reason,
+      samples.get(`debug_monitor_last_failure_reason{${label},reason="${reason}"}`),
+    ]);
+    expect(reasons).toEqual([
+      ['dns', 0],
+      ['connect', 0],
+      ['timeout', 0],
+      ['http', 1],
+      ['invalid', 0],
+    ]);
 
     monitor.child.kill('SIGINT');
     expect(await monitor.waitExit(2000)).toEqual({ code: 0, signal: null });

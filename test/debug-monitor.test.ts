@@ -34,12 +34,13 @@ describe('DebugMonitor', () => {
     expect(objects).toMatchSnapshot();
   });
 
-  test('its Role reads pods and events in the target namespace, nothing else', () => {
+  test('its Role reads pods, events and pod logs in the target namespace, nothing else', () => {
     const objects = synthMonitor();
     const role = findOne(objects, 'Role', 'sophia-backend-monitor');
     expect(role.metadata.namespace).toBe('sophia-ai-prod');
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
     ]);
     const binding = findOne(objects, 'RoleBinding', 'sophia-backend-monitor');
     expect(binding.roleRef).toEqual({

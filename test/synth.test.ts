@@ -49,13 +49,14 @@ describe('npm run synth', () => {
     }
   });
 
-  test('dist/ holds both variants and only Kubernetes manifests', () => {
+  test('dist/ holds both variants, monitoring, argocd and only Kubernetes manifests', () => {
     synthInto(path.join(work, 'c', 'dist'));
     const files = [...readTree(path.join(work, 'c', 'dist')).keys()];
     expect(files.every((f) => f.endsWith('.yaml'))).toBe(true);
     expect(files.some((f) => f.startsWith('hardened/'))).toBe(true);
     expect(files.some((f) => f.startsWith('root-debug/'))).toBe(true);
     expect(files.some((f) => f.startsWith('argocd/'))).toBe(true);
+    expect(files.some((f) => f.startsWith('monitoring/'))).toBe(true);
   });
 
   test('k3s/ holds one YAML file per node and no token value', () => {

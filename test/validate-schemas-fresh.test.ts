@@ -6,6 +6,7 @@ import * as path from 'path';
 import {
   generateSchemaBundle,
   KUBERNETES_KINDS,
+  re2ToJs,
   type Json,
   type SchemaBundle,
 } from '../validation/generate-schemas';
@@ -41,12 +42,14 @@ function allSchemas(): [string, Record<string, Json>][] {
   ];
 }
 
-test('it covers the listed Kubernetes kinds and the Argo CD kinds', () => {
+test('it covers the listed Kubernetes kinds, the Argo CD and the Prometheus Operator kinds', () => {
   expect(Object.keys(bundle.kinds).sort()).toEqual(
     [
       ...KUBERNETES_KINDS,
       'argoproj.io/v1alpha1 AppProject',
       'argoproj.io/v1alpha1 Application',
+      'monitoring.coreos.com/v1 PrometheusRule',
+      'monitoring.coreos.com/v1 ServiceMonitor',
     ].sort(),
   );
 });
@@ -87,4 +90,32 @@ test.each(Object.keys(bundle.kinds))('the schema of %s compiles (ajv strict mode
   const [apiVersion, kind] = key.split(' ');
   const messages = validateSchema({ apiVersion, kind, metadata: { name: 'x' } });
   expect(messages.filter((m) => !m.startsWith('missing required field '))).toEqual([]);
+});
+
+describe('CRD patterns (RE2) in JavaScript syntax', () => {
+  test('a top-level (?i) folds the letters after it, and only those', () => {
+    const js = re2ToJs('^(?i)(abort|warn)?$');
+    expect(js).toBe('^([aA][bB][oO][rR][tT]|[wW][aA][rR][nN])?$');
+    const re = new RegExp(js, 'u');
+    for (const ok of ['', 'abort', 'WARN', 'Abort']) expect(re.test(ok)).toBe(true);
+    for (const bad of ['ab', 'warning', 'x']) expect(re.test(bad)).toBe(false);
+    // Not before the flag, not in escapes, not in digit classes.
+    expect(re2ToJs('^x(?i)\\dy[0-9]?$')).toBe('^x\\d[yY][0-9]?$');
+  });
+
+  test('patterns both dialects read alike pass unchanged', () => {
+    for (const p of [
+      '^(http|https)://.+$',
+      '(^0|([0-9]*[.])?[0-9]+((K|M|G|T|E|P)i?)?B)$',
+      '^(?:a|b)\\+$',
+    ])
+      expect(re2ToJs(p)).toBe(p);
+  });
+
+  test.each(['^(?P<name>x)$', '(a(?i)b)', '\\Ax\\z', '(?i)[a-z]', '(?s).'])(
+    '%s is refused',
+    (p) => {
+      expect(() => re2ToJs(p)).toThrow(/unsupported RE2 syntax/);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 // Check 1: every document matches the strict schema of its kind (Kubernetes
-// 1.28, or the Argo CD CRDs), as `kubectl apply --validate=strict` would
+// 1.28, the Argo CD CRDs or the Prometheus Operator CRDs), as `kubectl apply --validate=strict` would
 // demand: no unknown fields, required fields present, right types, valid
 // quantities and int-or-strings. The schemas are the generated artefact
 // schemas/k8s-1.28-argocd.json (see validation/generate-schemas.ts).
