@@ -282,8 +282,9 @@ function portText(flow: Flow): string {
   return `${flow.protocol}/${flow.port}${flow.portName ? ` (${flow.portName})` : ''}`;
 }
 
-function sideText(verdict: SideVerdict | undefined, what: string): string {
-  if (!verdict) return `${what}: not in this folder`;
+function sideText(verdict: SideVerdict | undefined, what: string, end: Endpoint): string {
+  if (!verdict)
+    return `${what}: ${end.kind === 'pods' ? 'not in this folder' : 'addresses, no pod'}`;
   if (verdict.isolatedBy.length === 0) return `${what}: not isolated`;
   const names = (list: readonly string[]) => list.map((n) => `NetworkPolicy/${n}`).join(', ');
   if (verdict.allowed) return `${what}: ${names(verdict.allowedBy)}`;
@@ -295,15 +296,17 @@ function sideText(verdict: SideVerdict | undefined, what: string): string {
 export function flowMessage(flow: Flow): string {
   return `flow ${flow.source.display} -> ${flow.destination.display} ${portText(flow)}: ${
     flow.allowed ? 'allowed' : 'DENIED'
-  } (${sideText(flow.egress, 'egress')}; ${sideText(flow.ingress, 'ingress')})${
+  } (${sideText(flow.egress, 'egress', flow.source)}; ${sideText(flow.ingress, 'ingress', flow.destination)})${
     flow.purpose ? ` [${flow.purpose}]` : ''
   }`;
 }
 
 function deniedMessage(flow: Flow): string {
   const sides = [
-    flow.egress && !flow.egress.allowed ? sideText(flow.egress, 'egress') : undefined,
-    flow.ingress && !flow.ingress.allowed ? sideText(flow.ingress, 'ingress') : undefined,
+    flow.egress && !flow.egress.allowed ? sideText(flow.egress, 'egress', flow.source) : undefined,
+    flow.ingress && !flow.ingress.allowed
+      ? sideText(flow.ingress, 'ingress', flow.destination)
+      : undefined,
   ].filter((s) => s !== undefined);
   return `needed connection ${flow.source.display} -> ${flow.destination.display} ${portText(flow)}${
     flow.purpose ? ` (${flow.purpose})` : ''
