@@ -8,6 +8,13 @@ import {
   resolveArchitecture,
   resolveNodes,
 } from './cluster-nodes';
+import {
+  ClusterNetwork,
+  K3S_DEFAULT_CLUSTER_CIDR,
+  K3S_DEFAULT_SERVICE_CIDR,
+  k3sNetwork,
+} from './cluster-network';
+import { AddressSet, parseCidr } from './cidr';
 import { InvalidPropError, warn } from './errors';
 import {
   etcdFaultTolerance,
@@ -15,6 +22,7 @@ import {
   renderK3sConfigs,
   writeK3sConfigs,
 } from './k3s-config-files';
+import { resolveCidr } from './network-peer';
 import { GPU_TAINT } from './nvidia-device-plugin';
 
 export * from './k3s-config-files';
@@ -71,6 +79,20 @@ export interface K3sClusterProps {
    * @default ['runtimes']
    */
   readonly disable?: readonly string[];
+  /**
+   * The pods' addresses (`cluster-cidr`, on every server). Written out
+   * although it is k3s' default, so that the NetworkPolicies' idea of "inside
+   * the cluster" and the cluster's cannot differ. Fixed once the cluster
+   * exists.
+   * @default '10.42.0.0/16'
+   */
+  readonly clusterCidr?: string;
+  /**
+   * The Services' addresses (`service-cidr`, on every server); the
+   * `kubernetes` Service takes its first address (10.43.0.1).
+   * @default '10.43.0.0/16'
+   */
+  readonly serviceCidr?: string;
 }
 
 const TOKEN_FILE = /^\/[A-Za-z0-9._/-]+$/;
@@ -92,6 +114,8 @@ export class K3sCluster extends Construct {
   /** `https://<primary>:6443`: where nodes join. */
   public readonly serverUrl: string;
   public readonly files: readonly K3sConfigFile[];
+  /** The cluster's address ranges, DNS and API servers, for NetworkPolicies. */
+  public readonly network: ClusterNetwork;
   /** kubectl label/taint commands that give nodes that already joined their labels and taints. */
 
   constructor(scope: Construct, id: string, props: K3sClusterProps = {}) {
@@ -131,6 +155,25 @@ export class K3sCluster extends Construct {
         'disable',
         disable,
         'a list of k3s packaged component names like "runtimes", "traefik", "servicelb"',
+      );
+    }
+
+    const clusterCidr = resolveCidr(
+      this,
+      'clusterCidr',
+      props.clusterCidr ?? K3S_DEFAULT_CLUSTER_CIDR,
+    );
+    const serviceCidr = resolveCidr(
+      this,
+      'serviceCidr',
+      props.serviceCidr ?? K3S_DEFAULT_SERVICE_CIDR,
+    );
+    if (AddressSet.of(parseCidr(clusterCidr)!).intersects(AddressSet.of(parseCidr(serviceCidr)!))) {
+      throw new InvalidPropError(
+        this,
+        'serviceCidr',
+        serviceCidr,
+        `a range that does not overlap clusterCidr ${clusterCidr}`,
       );
     }
 
@@ -192,6 +235,14 @@ export class K3sCluster extends Construct {
       tokenFile,
       flannelBackend,
       disable,
+      clusterCidr,
+      serviceCidr,
+    });
+    this.network = k3sNetwork({
+      podCidr: clusterCidr,
+      serviceCidr,
+      apiServerAddresses: this.servers.map((s) => s.address),
+      apiServerPort: apiPort,
     });
 
     this.warnAboutQuorum();

@@ -17,6 +17,8 @@ export interface K3sConfig {
   readonly 'node-ip': string;
   readonly 'tls-san'?: readonly string[];
   readonly 'flannel-backend'?: string;
+  readonly 'cluster-cidr'?: string;
+  readonly 'service-cidr'?: string;
   readonly disable?: readonly string[];
   readonly 'node-label'?: readonly string[];
   readonly 'node-taint'?: readonly string[];
@@ -43,6 +45,10 @@ export interface K3sRenderOptions {
   readonly tokenFile: string;
   readonly flannelBackend: string;
   readonly disable: readonly string[];
+  /** Pod addresses, written on servers when given. */
+  readonly clusterCidr?: string;
+  /** Service addresses, written on servers when given. */
+  readonly serviceCidr?: string;
 }
 
 /** Server failures an embedded etcd of `servers` members survives: a majority must remain. */
@@ -78,6 +84,8 @@ export function renderK3sConfigs(
         ? {
             'tls-san': [node.address],
             'flannel-backend': options.flannelBackend,
+            ...(options.clusterCidr ? { 'cluster-cidr': options.clusterCidr } : {}),
+            ...(options.serviceCidr ? { 'service-cidr': options.serviceCidr } : {}),
             ...(options.disable.length > 0 ? { disable: [...options.disable] } : {}),
           }
         : {}),
