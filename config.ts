@@ -15,7 +15,13 @@ export const cluster: ClusterConfig = {
     packages: ['fastapi', 'uvicorn'],
     // Two pods on two nodes; the emergency variant runs one (pip at every start).
     replicas: { [SecurityMode.HARDENED]: 2, [SecurityMode.ROOT_DEBUG]: 1 },
+    // Requests reach it through k3s' Traefik ingress controller (and the
+    // monitor, which allows itself). It opens DNS and pip's index only.
+    ingressFrom: [{ namespace: 'kube-system', podLabels: { 'app.kubernetes.io/name': 'traefik' } }],
+    egressTo: [],
   },
+  // Prometheus (kube-prometheus-stack) scrapes the monitor's metrics.
+  monitor: { scrapeFrom: [{ namespace: 'monitoring' }] },
   // k3s' own ranges, stated so that the servers' configs and the
   // NetworkPolicies agree: pods, Services (the `kubernetes` Service is the
   // first address, 10.43.0.1). Fixed once the cluster exists.
