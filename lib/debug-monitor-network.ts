@@ -1,4 +1,3 @@
-import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ClusterNetwork, resolveClusterNetwork } from './cluster-network';
 import { InvalidPropError, warn } from './errors';
@@ -10,7 +9,6 @@ import { PodNetworkPolicy } from './pod-network-policy';
 export interface DebugMonitorNetworkOptions {
   readonly name: string;
   readonly podLabels: Readonly<Record<string, string>>;
-  readonly workload: ApiObject;
   readonly target: FixedPythonApp;
   readonly metricsPort: number;
   readonly scrapeFrom?: readonly NetworkPeer[];
@@ -44,7 +42,6 @@ export function debugMonitorNetworkPolicy(
     name: options.name,
     namespace,
     podLabels: options.podLabels,
-    workload: options.workload,
   });
   policy.connectTo(target.networkPolicy, [{ port: target.port }], 'health checks');
   policy.allowTo(

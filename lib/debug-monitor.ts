@@ -176,6 +176,15 @@ export class DebugMonitor extends Construct {
       timeoutSeconds: 2,
       failureThreshold: 3,
     };
+    this.networkPolicy = debugMonitorNetworkPolicy(this, {
+      name,
+      podLabels: selectorLabels,
+      target,
+      metricsPort,
+      scrapeFrom: props.scrapeFrom,
+      clusterNetwork: props.clusterNetwork,
+    });
+
     const budget = { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') };
     this.deployment = new KubeDeployment(this, 'Deployment', {
       metadata: { name, namespace, labels },
@@ -231,6 +240,8 @@ export class DebugMonitor extends Construct {
       },
     });
 
+    this.networkPolicy.declareOn(this.deployment);
+
     new KubeService(this, 'Service', {
       metadata: { name, namespace, labels, annotations: scrape },
       spec: {
@@ -245,16 +256,6 @@ export class DebugMonitor extends Construct {
           },
         ],
       },
-    });
-
-    this.networkPolicy = debugMonitorNetworkPolicy(this, {
-      name,
-      podLabels: selectorLabels,
-      workload: this.deployment,
-      target,
-      metricsPort,
-      scrapeFrom: props.scrapeFrom,
-      clusterNetwork: props.clusterNetwork,
     });
   }
 }

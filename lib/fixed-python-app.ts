@@ -58,7 +58,9 @@ export class FixedPythonApp extends Construct {
     this.selectorLabels = spec.selectorLabels;
 
     this.configMap = this.sourceConfigMap(spec);
+    this.networkPolicy = this.networkPolicyOf(spec);
     this.deployment = this.deploymentOf(spec);
+    this.networkPolicy.declareOn(this.deployment);
     this.service = new KubeService(this, 'Service', {
       metadata: this.metadata(spec),
       spec: {
@@ -83,7 +85,6 @@ export class FixedPythonApp extends Construct {
         },
       });
     }
-    this.networkPolicy = this.networkPolicyOf(spec);
   }
 
   private networkPolicyOf(spec: PythonAppSpec): PodNetworkPolicy {
@@ -91,7 +92,6 @@ export class FixedPythonApp extends Construct {
       name: spec.name,
       namespace: spec.namespace,
       podLabels: spec.selectorLabels,
-      workload: this.deployment,
     });
     const { ingressFrom, egress } = spec.network;
     if (ingressFrom.length > 0) {

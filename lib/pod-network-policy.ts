@@ -28,17 +28,17 @@ export interface PodNetworkPolicyProps {
   readonly namespace: string;
   /** Labels that select exactly the workload's pods (its selector). */
   readonly podLabels: Readonly<Record<string, string>>;
-  /** The workload that creates the pods: it carries their declared connections. */
-  readonly workload: ApiObject;
 }
 
 /**
  * The connections one workload's pods need, twice: as a NetworkPolicy that
  * allows them (on top of the namespace's {@link DefaultDenyPolicy}), and
- * declared on the workload in the `manifests.sophia.ai/connections`
- * annotation, for `npm run validate` to prove against every policy of the
- * output. Rules are added by the constructs that know the need
- * ({@link allowTo}, {@link allowFrom}, {@link connectTo}).
+ * declared on the workload ({@link declareOn}) in the
+ * `manifests.sophia.ai/connections` annotation, for `npm run validate` to
+ * prove against every policy of the output. Rules are added by the
+ * constructs that know the need ({@link allowTo}, {@link allowFrom},
+ * {@link connectTo}). Define it before its workload: `kubectl apply` then
+ * creates the policy before the pods that need it.
  */
 export class PodNetworkPolicy extends Construct {
   public readonly namespace: string;
@@ -48,6 +48,7 @@ export class PodNetworkPolicy extends Construct {
   private readonly ingress: NetworkPolicyIngressRule[] = [];
   private readonly egress: NetworkPolicyEgressRule[] = [];
   private readonly declared: DeclaredConnection[] = [];
+  private workload: ApiObject | undefined;
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
@@ -85,7 +86,22 @@ export class PodNetworkPolicy extends Construct {
         }),
       }),
     });
-    props.workload.metadata.addAnnotation(
+    // Undeclared connections would be unchecked ones.
+    this.node.addValidation({
+      validate: () =>
+        this.workload ? [] : [`${this.node.path}: declareOn(workload) was never called`],
+    });
+  }
+
+  /** Puts the declared connections on the workload that creates these pods. */
+  public declareOn(workload: ApiObject): void {
+    if (this.workload) {
+      throw new Error(
+        `${this.node.path}: connections already declared on ${this.workload.node.path}`,
+      );
+    }
+    this.workload = workload;
+    workload.metadata.addAnnotation(
       CONNECTIONS_ANNOTATION,
       Lazy.any({ produce: () => formatConnections(this.declared) }),
     );

@@ -36,6 +36,14 @@ const named = (kind: string, namespace: string, name: string) => (d: YAML.Docume
   d.getIn(['metadata', 'namespace']) === namespace &&
   d.getIn(['metadata', 'name']) === name;
 
+/** `<file>#<doc> <Kind>/<name>:` of an object of the (edited) copy, as findings print it. */
+function at(file: string, kind: string, name: string): string {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(tmp, 'dist', file), 'utf8'));
+  const index = docs.findIndex(named(kind, 'sophia-ai-prod', name));
+  expect(index).toBeGreaterThanOrEqual(0);
+  return `dist/${file}#${index} ${kind}/${name}:`;
+}
+
 /** The network check of each variant folder (the CLI runs it with the other checks). */
 function network(): { lines: string[]; flows: number } {
   const result = { lines: [] as string[], flows: 0 };
@@ -69,7 +77,7 @@ test('planted: the backend loses its DNS egress; validate names both flows and f
   expect(denied).toEqual(
     ['UDP', 'TCP'].map(
       (protocol) =>
-        `dist/hardened/sophia.k8s.yaml#12 Deployment/sophia-backend: needed connection sophia-ai-prod/sophia-backend -> kube-system/{k8s-app=kube-dns} ${protocol}/53 (DNS lookups) is denied: egress: DENIED, isolated by NetworkPolicy/default-deny, NetworkPolicy/sophia-backend and no rule allows it`,
+        `${at('hardened/sophia.k8s.yaml', 'Deployment', 'sophia-backend')} needed connection sophia-ai-prod/sophia-backend -> kube-system/{k8s-app=kube-dns} ${protocol}/53 (DNS lookups) is denied: egress: DENIED, isolated by NetworkPolicy/default-deny, NetworkPolicy/sophia-backend and no rule allows it`,
     ),
   );
   expect(out.at(-1)).toMatch(/^\d+ passed, 1 failed$/);
@@ -84,7 +92,7 @@ test('planted: the backend no longer admits its monitor; the monitor flow is den
     return docs;
   });
   expect(network().lines).toEqual([
-    'dist/root-debug/sophia.k8s.yaml#19 Deployment/sophia-backend-monitor: needed connection sophia-ai-prod/sophia-backend-monitor -> sophia-ai-prod/sophia-backend TCP/8000 (health checks) is denied: ingress: DENIED, isolated by NetworkPolicy/default-deny, NetworkPolicy/sophia-backend and no rule allows it',
+    `${at('root-debug/sophia.k8s.yaml', 'Deployment', 'sophia-backend-monitor')} needed connection sophia-ai-prod/sophia-backend-monitor -> sophia-ai-prod/sophia-backend TCP/8000 (health checks) is denied: ingress: DENIED, isolated by NetworkPolicy/default-deny, NetworkPolicy/sophia-backend and no rule allows it`,
   ]);
 });
 
