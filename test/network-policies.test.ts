@@ -9,8 +9,11 @@ import {
   DefaultDenyPolicy,
   FixedPythonApp,
   FixedPythonAppProps,
+  AddressSet,
   K3sCluster,
   k3sNetwork,
+  parseCidr,
+  PodNetworkPolicy,
   SecurityMode,
   SophiaChart,
 } from '../lib';
@@ -374,5 +377,33 @@ describe('DebugMonitor and cluster network', () => {
     expect(() => new DefaultDenyPolicy(chart, 'b', { namespace: 'apps' })).toThrow(
       'test/b: invalid namespace "apps": a namespace without a default deny yet: test/a already denies in it',
     );
+  });
+});
+
+describe('building blocks', () => {
+  test('a PodNetworkPolicy that never declares its connections fails the synth', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    new PodNetworkPolicy(chart, 'p', { name: 'p', namespace: 'apps', podLabels: { app: 'p' } });
+    expect(() => Testing.synth(chart)).toThrow('test/p: declareOn(workload) was never called');
+  });
+
+  test('CIDRs: IPv4 and IPv6, host bits, except and coverage', () => {
+    const set = (cidr: string, ...except: string[]) =>
+      AddressSet.of(
+        parseCidr(cidr)!,
+        except.map((e) => parseCidr(e)!),
+      );
+    expect(parseCidr('10.42.0.1/16')).toMatchObject({ prefix: 16, hostBits: true });
+    expect(parseCidr('2001:db8::/32')).toMatchObject({ family: 6, prefix: 32, hostBits: false });
+    expect(parseCidr('::ffff:10.0.0.1')).toMatchObject({ family: 6, prefix: 128 });
+    expect(parseCidr('10.0.0.0/33')).toBeUndefined();
+    expect(parseCidr('example.com')).toBeUndefined();
+    const outside = set('0.0.0.0/0', '10.42.0.0/16', '10.43.0.0/16');
+    expect(outside.covers(set('8.8.8.8'))).toBe(true);
+    expect(outside.covers(set('10.43.0.1'))).toBe(false);
+    expect(outside.covers(set('10.0.0.0/8'))).toBe(false);
+    expect(set('0.0.0.0/1').union(set('128.0.0.0/1')).covers(set('0.0.0.0/0'))).toBe(true);
+    expect(set('::/0').intersects(set('10.0.0.1'))).toBe(false);
+    expect(set('2001:db8::/32', '2001:db8:8000::/33').covers(set('2001:db8:7fff::1'))).toBe(true);
   });
 });
