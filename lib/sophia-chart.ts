@@ -21,6 +21,8 @@ export interface BackendConfig {
   readonly packages: readonly string[];
   /** Replicas per variant. */
   readonly replicas: Readonly<Record<SecurityMode, number>>;
+  /** An in-cluster package index (FixedPythonApp's `pipIndexUrl`; then name its pods in `egressTo`). */
+  readonly pipIndexUrl?: string;
   /** Who may connect to the backend besides its monitor (FixedPythonApp's `ingressFrom`). */
   readonly ingressFrom?: readonly NetworkPeer[];
   /** Connections the backend opens besides DNS and pip's index (FixedPythonApp's `egressTo`). */
