@@ -159,20 +159,6 @@ test('--flows prints every declared connection and its verdict before the findin
   expect(r.status).toBe(1);
 });
 
-test('a namespace that runs pods without a default deny fails', () => {
-  output('out', {
-    file: 'shop/network-policy.yaml',
-    from: '  name: default-deny\n  namespace: shop\nspec:\n  podSelector: {}\n',
-    to: '  name: default-deny\n  namespace: shop\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: web\n',
-  });
-  const r = validate('out');
-  expect(r.lines).toEqual([
-    'out/shop/namespace.yaml#0 Namespace/shop: namespace "shop" runs pods but has no default-deny NetworkPolicy for Ingress and Egress (podSelector: {}, policyTypes: [Ingress, Egress], no rules): every pod there is open to every connection',
-    '8 passed, 1 failed',
-  ]);
-  expect(r.status).toBe(1);
-});
-
 test('bad usage', () => {
   expect(validate('missing')).toMatchObject({
     status: 2,
