@@ -15,7 +15,17 @@ export const cluster: ClusterConfig = {
     packages: ['fastapi', 'uvicorn'],
     // Two pods on two nodes; the emergency variant runs one (pip at every start).
     replicas: { [SecurityMode.HARDENED]: 2, [SecurityMode.ROOT_DEBUG]: 1 },
+    // Requests reach it through k3s' Traefik ingress controller (and the
+    // monitor, which allows itself). It opens DNS and pip's index only.
+    ingressFrom: [{ namespace: 'kube-system', podLabels: { 'app.kubernetes.io/name': 'traefik' } }],
+    egressTo: [],
   },
+  // Prometheus (kube-prometheus-stack) scrapes the monitor's metrics.
+  monitor: { scrapeFrom: [{ namespace: 'monitoring' }] },
+  // k3s' own ranges, stated so that the servers' configs and the
+  // NetworkPolicies agree: pods, Services (the `kubernetes` Service is the
+  // first address, 10.43.0.1). Fixed once the cluster exists.
+  k3s: { clusterCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
   gitops: {
     repoURL: 'https://github.com/sophia-ai/sophia-manifests.git',
     revision: 'main',

@@ -12,9 +12,13 @@ import {
   KubeServiceAccount,
   Quantity,
 } from '../imports/k8s';
+import { ClusterNetwork } from './cluster-network';
+import { debugMonitorNetworkPolicy } from './debug-monitor-network';
 import { InvalidPropError } from './errors';
 import { APP_UID, FixedPythonApp, SOURCE_HASH_KEY } from './fixed-python-app';
 import { IMAGE_REF, isDnsLabel } from './names';
+import { NetworkPeer } from './network-peer';
+import { PodNetworkPolicy } from './pod-network-policy';
 import { restrictedContainerSecurity, restrictedPodSecurity } from './security-context';
 
 export interface DebugMonitorProps {
@@ -45,6 +49,19 @@ export interface DebugMonitorProps {
    * @default - `<target's service name>-monitor`
    */
   readonly name?: string;
+  /**
+   * Who may scrape the metrics port (Prometheus).
+   * @default [{ namespace: 'monitoring' }]: every pod of `monitoring`
+   */
+  readonly scrapeFrom?: readonly NetworkPeer[];
+  /**
+   * Where DNS and the Kubernetes API are, for the monitor's NetworkPolicy.
+   * Pass {@link K3sCluster.network}: without the API servers' addresses only
+   * the `kubernetes` Service IP is allowed, which k3s' policy controller
+   * never sees (it sees the rewritten address), and synth warns.
+   * @default - k3s' defaults, without API server addresses
+   */
+  readonly clusterNetwork?: ClusterNetwork;
 }
 
 // One level below the repo root both as lib/ (Jest) and as .build/ (synth bundle).
@@ -76,6 +93,7 @@ export class DebugMonitor extends Construct {
   public readonly role: KubeRole;
   /** The Service in front of the metrics port: what a ServiceMonitor selects. */
   public readonly service: KubeService;
+  public readonly networkPolicy: PodNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: DebugMonitorProps) {
     super(scope, id);
@@ -176,6 +194,15 @@ export class DebugMonitor extends Construct {
       timeoutSeconds: 2,
       failureThreshold: 3,
     };
+    this.networkPolicy = debugMonitorNetworkPolicy(this, {
+      name,
+      podLabels: selectorLabels,
+      target,
+      metricsPort,
+      scrapeFrom: props.scrapeFrom,
+      clusterNetwork: props.clusterNetwork,
+    });
+
     const budget = { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') };
     this.deployment = new KubeDeployment(this, 'Deployment', {
       metadata: { name, namespace, labels },
@@ -230,6 +257,8 @@ export class DebugMonitor extends Construct {
         },
       },
     });
+
+    this.networkPolicy.declareOn(this.deployment);
 
     this.service = new KubeService(this, 'Service', {
       metadata: { name, namespace, labels, annotations: scrape },

@@ -8,6 +8,7 @@ import {
 } from '../imports/k8s';
 import { warn } from './errors';
 import { hardenedPod } from './hardened-pod';
+import { PodNetworkPolicy } from './pod-network-policy';
 import {
   FixedPythonAppProps,
   SECURITY_MODE_KEY,
@@ -43,6 +44,8 @@ export class FixedPythonApp extends Construct {
   public readonly deployment: KubeDeployment;
   public readonly service: KubeService;
   public readonly configMap: KubeConfigMap;
+  /** The pods' NetworkPolicy and declared connections; other constructs connect through it. */
+  public readonly networkPolicy: PodNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: FixedPythonAppProps) {
     super(scope, id);
@@ -55,7 +58,9 @@ export class FixedPythonApp extends Construct {
     this.selectorLabels = spec.selectorLabels;
 
     this.configMap = this.sourceConfigMap(spec);
+    this.networkPolicy = this.networkPolicyOf(spec);
     this.deployment = this.deploymentOf(spec);
+    this.networkPolicy.declareOn(this.deployment);
     this.service = new KubeService(this, 'Service', {
       metadata: this.metadata(spec),
       spec: {
@@ -80,6 +85,26 @@ export class FixedPythonApp extends Construct {
         },
       });
     }
+  }
+
+  private networkPolicyOf(spec: PythonAppSpec): PodNetworkPolicy {
+    const policy = new PodNetworkPolicy(this, 'NetworkPolicy', {
+      name: spec.name,
+      namespace: spec.namespace,
+      podLabels: spec.selectorLabels,
+    });
+    const { ingressFrom, egress } = spec.network;
+    if (ingressFrom.length > 0) {
+      policy.allowFrom(
+        ingressFrom,
+        [{ port: spec.port }],
+        'requests to the app (ingressFrom)',
+        'ingressFrom',
+      );
+    }
+    // Both modes install packages at pod start: pip needs DNS and its index.
+    for (const e of egress) policy.allowTo(e.peers, e.ports, e.purpose, 'egressTo');
+    return policy;
   }
 
   private metadata(spec: PythonAppSpec) {

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { KubeJob, Quantity, Toleration } from '../imports/k8s';
+import { CONNECTIONS_ANNOTATION } from './connections';
 import {
   ClusterNode,
   CpuArchitecture,
@@ -296,6 +297,8 @@ export class GpuNodePool extends Construct {
           // replacing the previous run. Plain `kubectl apply` ignores these.
           'argocd.argoproj.io/hook': 'PostSync',
           'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+          // nvidia-smi talks to the driver, not the network: the default deny is all it gets.
+          [CONNECTIONS_ANNOTATION]: '[]',
         },
       },
       spec: {

@@ -8,6 +8,8 @@ import {
   Quantity,
   Toleration,
 } from '../imports/k8s';
+import { CONNECTIONS_ANNOTATION } from './connections';
+import { DefaultDenyPolicy } from './default-deny-policy';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { rootContainerSecurity } from './security-context';
 
@@ -126,8 +128,15 @@ export class NvidiaDevicePlugin extends Construct {
           : { key: GPU_POOL_LABEL, operator: 'Exists' },
     });
 
+    // It talks to the kubelet over a Unix socket: no connection to allow.
+    new DefaultDenyPolicy(this, 'DefaultDeny', { namespace: this.namespace });
     this.daemonSet = new KubeDaemonSet(this, 'DaemonSet', {
-      metadata: { name: 'nvidia-device-plugin', namespace: this.namespace, labels },
+      metadata: {
+        name: 'nvidia-device-plugin',
+        namespace: this.namespace,
+        labels,
+        annotations: { [CONNECTIONS_ANNOTATION]: '[]' },
+      },
       spec: {
         selector: { matchLabels: { 'app.kubernetes.io/name': 'nvidia-device-plugin' } },
         revisionHistoryLimit: 5,

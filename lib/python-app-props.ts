@@ -1,4 +1,6 @@
+import { ClusterNetwork } from './cluster-network';
 import { GpuNodePool } from './gpu-node-pool';
+import { EgressRule, NetworkPeer } from './network-peer';
 import { PodSecurityNamespace } from './pod-security-namespace';
 
 /** How the app's container runs. */
@@ -114,6 +116,26 @@ export interface FixedPythonAppProps {
    * @default 1 with a gpuPool
    */
   readonly gpuCount?: number;
+  /**
+   * Who may connect to the app's port, besides the constructs that add
+   * themselves (a {@link DebugMonitor} watching it). Every other connection
+   * in is denied (the namespace should have a {@link DefaultDenyPolicy}).
+   * @default [] (config.ts: k3s' Traefik ingress controller)
+   */
+  readonly ingressFrom?: readonly NetworkPeer[];
+  /**
+   * Connections the app opens besides DNS and pip's package index, which are
+   * always allowed. Must name the index's pods when `pipIndexUrl` is an
+   * in-cluster Service.
+   * @default []
+   */
+  readonly egressTo?: readonly EgressRule[];
+  /**
+   * The cluster's address ranges and DNS, for the app's NetworkPolicy: pip's
+   * index is any address outside the pod and Service ranges.
+   * @default - k3s' defaults: {@link k3sNetwork}()
+   */
+  readonly clusterNetwork?: ClusterNetwork;
 }
 
 /** Annotation and label keys this project owns. */

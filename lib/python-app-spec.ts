@@ -13,6 +13,7 @@ import {
   resolveResources,
 } from './container-settings';
 import { FixedPythonAppProps, ProbeTiming, SecurityMode } from './python-app-props';
+import { AppNetworkSpec, resolveAppNetwork } from './python-app-network';
 import { readSourceFiles, SourceFiles } from './source-files';
 
 /** Where things live inside the pod. */
@@ -57,6 +58,8 @@ export interface PythonAppSpec {
   readonly selectorLabels: Readonly<Record<string, string>>;
   /** The selector labels plus component and manager. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Who may connect in, and the connections the pods open. */
+  readonly network: AppNetworkSpec;
 }
 
 // PEP 508 name, optional extras, optional comma-separated version clauses; no
@@ -168,6 +171,8 @@ export function resolvePythonAppSpec(
     liveness: resolveProbe(scope, 'livenessProbe', props.livenessProbe, DEFAULT_LIVENESS),
   };
 
+  const network = resolveAppNetwork(scope, props, namespace);
+
   const sources = readSourceFiles(scope, 'sourceDir', props.sourceDir);
   if (!sources.keys.includes(entrypoint)) {
     throw new InvalidPropError(
@@ -211,6 +216,7 @@ export function resolvePythonAppSpec(
       'app.kubernetes.io/component': 'backend',
       'app.kubernetes.io/managed-by': 'cdk8s',
     },
+    network,
   };
 }
 

@@ -2,10 +2,12 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SyncMode } from './argo-cd-project';
 import { DebugMonitor } from './debug-monitor';
+import { DefaultDenyPolicy } from './default-deny-policy';
 import { GpuNodePool, GpuNodePoolProps } from './gpu-node-pool';
 import { K3sCluster, K3sClusterProps } from './k3s-cluster';
 import { FixedPythonApp, SecurityMode } from './fixed-python-app';
 import { MonitoringConfig } from './monitoring-chart';
+import { EgressRule, NetworkPeer } from './network-peer';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
 import { addSyncWaves } from './sync-waves';
 
@@ -20,6 +22,18 @@ export interface BackendConfig {
   readonly packages: readonly string[];
   /** Replicas per variant. */
   readonly replicas: Readonly<Record<SecurityMode, number>>;
+  /** An in-cluster package index (FixedPythonApp's `pipIndexUrl`; then name its pods in `egressTo`). */
+  readonly pipIndexUrl?: string;
+  /** Who may connect to the backend besides its monitor (FixedPythonApp's `ingressFrom`). */
+  readonly ingressFrom?: readonly NetworkPeer[];
+  /** Connections the backend opens besides DNS and pip's index (FixedPythonApp's `egressTo`). */
+  readonly egressTo?: readonly EgressRule[];
+}
+
+/** The DebugMonitor's settings beyond its target. */
+export interface MonitorConfig {
+  /** Who scrapes its metrics (DebugMonitor's `scrapeFrom`). */
+  readonly scrapeFrom?: readonly NetworkPeer[];
 }
 
 export interface GitOpsConfig {
@@ -51,8 +65,9 @@ export interface ClusterConfig {
   readonly monitoring: MonitoringConfig;
   /** The GPU nodes, pool by pool; the first server among them runs `cluster-init`. */
   readonly gpuPools: readonly GpuPoolConfig[];
-  /** k3s settings beyond the nodes. */
+  /** k3s settings beyond the nodes, the cluster's address ranges included. */
   readonly k3s?: K3sClusterProps;
+  readonly monitor?: MonitorConfig;
 }
 
 export interface SophiaChartProps {
@@ -63,8 +78,9 @@ export interface SophiaChartProps {
 /**
  * Everything one variant deploys, in one chart (cdk8s' synth cost grows with
  * the square of the number of charts): the namespace with the Pod Security
- * level the mode needs, the backend and its debug monitor, the GPU pools
- * with the NVIDIA device plugin, and the k3s node configs (written to k3s/).
+ * level the mode needs and a default-deny NetworkPolicy, the GPU pools with
+ * the NVIDIA device plugin, the k3s node configs (written to k3s/), and the
+ * backend and its debug monitor with the NetworkPolicies they need.
  */
 export class SophiaChart extends Chart {
   public readonly backend: FixedPythonApp;
@@ -85,20 +101,29 @@ export class SophiaChart extends Chart {
       warn: PodSecurityLevel.RESTRICTED,
     });
 
+    // Before anything runs in the namespace: nothing but what a policy allows.
+    new DefaultDenyPolicy(this, 'default-deny', { namespace: namespace.name });
+
+    this.gpuPools = cluster.gpuPools.map(
+      ({ id: poolId, ...pool }) => new GpuNodePool(this, poolId, { ...pool, namespace }),
+    );
+    // After every pool (it reads them all); before the workloads, whose
+    // NetworkPolicies need its address ranges and API servers.
+    this.k3s = new K3sCluster(this, 'k3s', cluster.k3s);
+
     this.backend = new FixedPythonApp(this, 'backend', {
       ...cluster.backend,
       replicas: cluster.backend.replicas[mode],
       namespace,
       mode,
+      clusterNetwork: this.k3s.network,
     });
 
-    this.monitor = new DebugMonitor(this, 'monitor', { target: this.backend });
-
-    this.gpuPools = cluster.gpuPools.map(
-      ({ id: poolId, ...pool }) => new GpuNodePool(this, poolId, { ...pool, namespace }),
-    );
-    // Last: it reads every pool of the app.
-    this.k3s = new K3sCluster(this, 'k3s', cluster.k3s);
+    this.monitor = new DebugMonitor(this, 'monitor', {
+      target: this.backend,
+      scrapeFrom: cluster.monitor?.scrapeFrom,
+      clusterNetwork: this.k3s.network,
+    });
 
     addSyncWaves(this);
   }

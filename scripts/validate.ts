@@ -1,22 +1,39 @@
-// npm run validate [dir]: checks that every YAML document under dir (default
-// dist/) is admissible (schema, Pod Security, references; see validation/).
-// Prints one line per finding, `<file>#<doc> <Kind>/<name>: <message>`, then
-// `N passed, M failed`, and exits 1 when a document failed, 2 on bad usage.
+// npm run validate [-- --flows] [dir]: checks that every YAML document under
+// dir (default dist/) is admissible (schema, Pod Security, references, network
+// reachability; see validation/). Prints one line per finding,
+// `<file>#<doc> <Kind>/<name>: <message>`, then `N passed, M failed`, and
+// exits 1 when a document failed, 2 on bad usage. With --flows it first prints
+// every declared connection and its verdict, in the same format.
 import * as fs from 'fs';
+import { parseArgs } from 'util';
 import { formatFinding, validateDir } from '../validation';
 
-function main(args: string[]): number {
-  if (args.length > 1 || args[0]?.startsWith('-')) {
-    process.stderr.write('usage: validate [dir]   (default: dist)\n');
+const USAGE = 'usage: validate [--flows] [dir]   (default: dist)\n';
+
+function main(argv: string[]): number {
+  let args: { flows: boolean; dirs: string[] };
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      options: { flows: { type: 'boolean', default: false } },
+      allowPositionals: true,
+    });
+    args = { flows: parsed.values.flows === true, dirs: parsed.positionals };
+  } catch {
+    process.stderr.write(USAGE);
     return 2;
   }
-  const dir = args[0] ?? 'dist';
+  if (args.dirs.length > 1) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const dir = args.dirs[0] ?? 'dist';
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     process.stderr.write(`validate: ${dir} is not a directory\n`);
     return 2;
   }
-  const { findings, passed, failed } = validateDir(dir);
-  const lines = findings.map(formatFinding);
+  const { findings, flows, passed, failed } = validateDir(dir);
+  const lines = [...(args.flows ? flows : []), ...findings].map(formatFinding);
   if (passed + failed === 0) lines.push(`validate: no YAML documents under ${dir}`);
   lines.push(`${passed} passed, ${failed} failed`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -270,7 +270,11 @@ describe('FixedPythonApp', () => {
   test('pipIndexUrl reaches pip', () => {
     const pod = podSpecOf(
       findOne(
-        synthApp({ pipIndexUrl: 'http://pypi-mirror.infra.svc:8080/simple' }),
+        synthApp({
+          pipIndexUrl: 'http://pypi-mirror.infra.svc:8080/simple',
+          // An in-cluster index: its pods must be allowed by name.
+          egressTo: [{ peer: { namespace: 'infra' }, ports: [{ port: 8080 }] }],
+        }),
         'Deployment',
         'backend',
       ),

@@ -561,6 +561,8 @@ describe('K3sCluster', () => {
       'node-ip': '192.222.58.232',
       'tls-san': ['192.222.58.232'],
       'flannel-backend': 'wireguard-native',
+      'cluster-cidr': '10.42.0.0/16',
+      'service-cidr': '10.43.0.0/16',
       disable: ['runtimes'],
       'node-label': [
         'manifests.sophia.ai/gpu-pool=gh200',
@@ -576,6 +578,8 @@ describe('K3sCluster', () => {
       'node-ip': '104.171.202.117',
       'tls-san': ['104.171.202.117'],
       'flannel-backend': 'wireguard-native',
+      'cluster-cidr': '10.42.0.0/16',
+      'service-cidr': '10.43.0.0/16',
       disable: ['runtimes'],
       'node-label': [
         'manifests.sophia.ai/gpu-pool=a6000',

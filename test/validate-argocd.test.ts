@@ -115,7 +115,7 @@ describe('folders are applied on their own', () => {
     }
     const r = validateDir(path.join(tmp, 'out'), tmp);
     expect(r.findings.map(formatFinding)).toEqual([]);
-    expect([r.passed, r.failed]).toEqual([10, 0]);
+    expect([r.passed, r.failed]).toEqual([14, 0]);
   });
 
   test('a workload whose Namespace is in another folder', () => {

@@ -52,9 +52,9 @@ test('the valid output passes', () => {
   output('out');
   const r = validate('out');
   expect(r.stderr).toBe('');
-  expect(r.lines).toEqual(['7 passed, 0 failed']);
+  expect(r.lines).toEqual(['9 passed, 0 failed']);
   expect(r.status).toBe(0);
-  process.stdout.write(`validate on 7 documents: ${r.ms} ms (bundling included)\n`);
+  process.stdout.write(`validate on 9 documents: ${r.ms} ms (bundling included)\n`);
   expect(r.ms).toBeLessThan(5000); // a sanity bound; the report measures the real figure
 });
 
@@ -63,7 +63,7 @@ test('dist/ is the default folder, searched recursively', () => {
   const r = validate();
   expect(r.lines).toEqual([
     'dist/shop/web.yaml#2 Deployment/web: container "app" image "ghcr.io/example/web:latest" uses the mutable tag "latest"; pin a version or a digest',
-    '6 passed, 1 failed',
+    '8 passed, 1 failed',
   ]);
   expect(r.status).toBe(1);
 });
@@ -77,7 +77,7 @@ test('done when: an unknown field fails', () => {
   const r = validate('out');
   expect(r.lines).toEqual([
     'out/shop/web.yaml#2 Deployment/web: unknown field "spec.template.spec.containers[0].imagePolicy"',
-    '6 passed, 1 failed',
+    '8 passed, 1 failed',
   ]);
   expect(r.status).toBe(1);
 });
@@ -91,7 +91,7 @@ test('done when: a root container in a restricted namespace fails', () => {
   const r = validate('out');
   expect(r.lines).toEqual([
     'out/shop/web.yaml#2 Deployment/web: violates PodSecurity "restricted:latest": runAsUser=0 (container "app" must not set runAsUser=0)',
-    '6 passed, 1 failed',
+    '8 passed, 1 failed',
   ]);
   expect(r.status).toBe(1);
 });
@@ -105,7 +105,7 @@ test('done when: a Service selecting nothing fails', () => {
   const r = validate('out');
   expect(r.lines).toEqual([
     'out/shop/web.yaml#3 Service/web: selector app.kubernetes.io/name=api matches no pod template in namespace "shop"',
-    '6 passed, 1 failed',
+    '8 passed, 1 failed',
   ]);
   expect(r.status).toBe(1);
 });
@@ -121,7 +121,7 @@ test('several findings: one line each, grouped by document, counted once per doc
     'out/shop/web.yaml#2 Deployment/web: unknown field "spec.template.spec.dnsPolicyy"',
     'out/shop/web.yaml#2 Deployment/web: violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true)',
     'out/shop/web.yaml#2 Deployment/web: serviceAccountName: ServiceAccount "worker" is not defined in namespace "shop"',
-    '6 passed, 1 failed',
+    '8 passed, 1 failed',
   ]);
 });
 
@@ -130,7 +130,7 @@ test('a document that is not YAML', () => {
   fs.writeFileSync(path.join(tmp, 'out', 'broken.yaml'), 'apiVersion: v1\nkind: [ConfigMap\n');
   const r = validate('out');
   expect(r.lines[0]).toMatch(/^out\/broken\.yaml#0 \?\/\?: YAML: /);
-  expect(r.lines.at(-1)).toBe('7 passed, 1 failed');
+  expect(r.lines.at(-1)).toBe('9 passed, 1 failed');
   expect(r.status).toBe(1);
 });
 
@@ -141,13 +141,35 @@ test('no documents is a failure', () => {
   expect(r.status).toBe(1);
 });
 
+test('--flows prints every declared connection and its verdict before the findings', () => {
+  output('out', {
+    file: 'shop/network-policy.yaml',
+    from: '        - port: 53\n          protocol: UDP\n',
+    to: '',
+  });
+  const r = validate('--flows', 'out');
+  const web = 'out/shop/web.yaml#2 Deployment/web:';
+  expect(r.lines).toEqual([
+    `${web} flow kube-system/{app.kubernetes.io/name=traefik} -> shop/web TCP/8000 (http): allowed (egress: not in this folder; ingress: NetworkPolicy/web) [requests from the ingress controller]`,
+    `${web} flow shop/web -> kube-system/{k8s-app=kube-dns} UDP/53: DENIED (egress: DENIED, isolated by NetworkPolicy/default-deny, NetworkPolicy/web and no rule allows it; ingress: not in this folder) [DNS]`,
+    `${web} flow shop/web -> kube-system/{k8s-app=kube-dns} TCP/53: allowed (egress: NetworkPolicy/web; ingress: not in this folder) [DNS]`,
+    `${web} needed connection shop/web -> kube-system/{k8s-app=kube-dns} UDP/53 (DNS) is denied: egress: DENIED, isolated by NetworkPolicy/default-deny, NetworkPolicy/web and no rule allows it`,
+    '8 passed, 1 failed',
+  ]);
+  expect(r.status).toBe(1);
+});
+
 test('bad usage', () => {
   expect(validate('missing')).toMatchObject({
     status: 2,
     stderr: 'validate: missing is not a directory\n',
   });
+  expect(validate('--flow')).toMatchObject({
+    status: 2,
+    stderr: 'usage: validate [--flows] [dir]   (default: dist)\n',
+  });
   expect(validate('a', 'b')).toMatchObject({
     status: 2,
-    stderr: 'usage: validate [dir]   (default: dist)\n',
+    stderr: 'usage: validate [--flows] [dir]   (default: dist)\n',
   });
 });

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments, type Tags } from 'yaml';
 import { checkApplications } from './argocd';
+import { checkNetwork, flowFindings } from './flows';
 import { checkPodSecurity } from './pod-security';
 import { checkReferences } from './references';
 import { validateSchema } from './schema';
@@ -58,14 +59,22 @@ export function parseYaml(file: string, text: string): { docs: LoadedDoc[]; find
 
 /** Every finding for a set of documents that are applied together (one folder). */
 export function validateDocuments(docs: readonly LoadedDoc[]): Finding[] {
+  return checkFolder(docs).findings;
+}
+
+/** The findings of one folder, and its network flows (`--flows`), each in finding format. */
+function checkFolder(docs: readonly LoadedDoc[]): { findings: Finding[]; flows: Finding[] } {
   const findings: Finding[] = [];
   for (const d of docs) findings.push(...validateSchema(d.doc).map((m) => finding(d, m)));
-  findings.push(...checkPodSecurity(docs), ...checkReferences(docs));
-  return findings;
+  const network = checkNetwork(docs);
+  findings.push(...checkPodSecurity(docs), ...checkReferences(docs), ...network.findings);
+  return { findings, flows: flowFindings(network.flows) };
 }
 
 export interface DirResult {
   findings: Finding[];
+  /** Every declared connection and its verdict, one line each (printed by `--flows`). */
+  flows: Finding[];
   /** Documents without findings. */
   passed: number;
   /** Documents with at least one finding. */
@@ -96,14 +105,20 @@ export function validateDir(dir: string, cwd: string = process.cwd()): DirResult
     const folder = path.dirname(d.file);
     folders.set(folder, [...(folders.get(folder) ?? []), d]);
   }
-  for (const set of folders.values()) findings.push(...validateDocuments(set));
+  const flows: Finding[] = [];
+  for (const set of folders.values()) {
+    const checked = checkFolder(set);
+    findings.push(...checked.findings);
+    flows.push(...checked.flows);
+  }
   findings.push(...checkApplications(docs, path.relative(cwd, dir) || '.'));
   // By file, then document; sort is stable, so a document's findings keep the checks' order.
-  findings.sort(
-    (a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.index - b.index,
-  );
+  const byDocument = (a: Finding, b: Finding) =>
+    (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.index - b.index;
+  findings.sort(byDocument);
+  flows.sort(byDocument);
   const failed = new Set(findings.map((f) => `${f.file}#${f.index}`)).size;
-  return { findings, passed: documents.size - failed, failed };
+  return { findings, flows, passed: documents.size - failed, failed };
 }
 
 /** `<file>#<doc> <Kind>/<name>: <message>`. */
