@@ -121,10 +121,14 @@ function packageIndex(
       'an in-cluster index by its Service name (<service>.<namespace>.svc), not a pod or Service address',
     );
   }
-  const everywhere = parseCidr(cluster.podCidr)!.family === 4 ? '0.0.0.0/0' : '::/0';
+  const v4 = parseCidr(cluster.podCidr)!.family === 4;
+  const everywhere = v4 ? '0.0.0.0/0' : '::/0';
+  // Link-local holds the cloud's instance metadata service (169.254.169.254),
+  // which hands out the node's credentials: pip never needs it.
+  const linkLocal = v4 ? '169.254.0.0/16' : 'fe80::/10';
   const ports = url.port !== '' ? [{ port: Number(url.port) }] : [{ port: 443 }, { port: 80 }];
   return {
-    peers: [{ cidr: everywhere, except: [cluster.podCidr, cluster.serviceCidr] }],
+    peers: [{ cidr: everywhere, except: [cluster.podCidr, cluster.serviceCidr, linkLocal] }],
     ports,
     purpose: `pip: the package index ${url.host}`,
   };

@@ -96,7 +96,14 @@ describe.each([SecurityMode.HARDENED, SecurityMode.ROOT_DEBUG])('variant %s', (m
       egress: [
         DNS_RULE,
         {
-          to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.42.0.0/16', '10.43.0.0/16'] } }],
+          to: [
+            {
+              ipBlock: {
+                cidr: '0.0.0.0/0',
+                except: ['10.42.0.0/16', '10.43.0.0/16', '169.254.0.0/16'],
+              },
+            },
+          ],
           ports: [
             { port: 443, protocol: 'TCP' },
             { port: 80, protocol: 'TCP' },
