@@ -8,12 +8,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments, type Tags } from 'yaml';
 import { checkApplications } from './argocd';
+import { listExternalSecrets, type ExternalSecret } from './external-secrets';
 import { checkPodSecurity } from './pod-security';
 import { checkReferences } from './references';
 import { validateSchema } from './schema';
 import { finding, type Finding, type LoadedDoc } from './util';
 
 export type { Finding, LoadedDoc } from './util';
+export { formatExternalSecret, type ExternalSecret } from './external-secrets';
 
 /** All *.yaml / *.yml files below `dir`, sorted, recursively. */
 export function yamlFiles(dir: string): string[] {
@@ -70,6 +72,8 @@ export interface DirResult {
   passed: number;
   /** Documents with at least one finding. */
   failed: number;
+  /** Secrets the workloads declare external: they must exist in the cluster. */
+  external: ExternalSecret[];
 }
 
 /**
@@ -96,14 +100,18 @@ export function validateDir(dir: string, cwd: string = process.cwd()): DirResult
     const folder = path.dirname(d.file);
     folders.set(folder, [...(folders.get(folder) ?? []), d]);
   }
-  for (const set of folders.values()) findings.push(...validateDocuments(set));
+  const external: ExternalSecret[] = [];
+  for (const set of folders.values()) {
+    findings.push(...validateDocuments(set));
+    external.push(...listExternalSecrets(set));
+  }
   findings.push(...checkApplications(docs, path.relative(cwd, dir) || '.'));
   // By file, then document; sort is stable, so a document's findings keep the checks' order.
   findings.sort(
     (a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.index - b.index,
   );
   const failed = new Set(findings.map((f) => `${f.file}#${f.index}`)).size;
-  return { findings, passed: documents.size - failed, failed };
+  return { findings, passed: documents.size - failed, failed, external };
 }
 
 /** `<file>#<doc> <Kind>/<name>: <message>`. */
