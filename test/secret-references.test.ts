@@ -4,7 +4,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { EXTERNAL_SECRETS_KEY, FixedPythonApp, FixedPythonAppProps, SecurityMode } from '../lib';
+import { cluster } from '../config';
+import {
+  EXTERNAL_SECRETS_KEY,
+  FixedPythonApp,
+  FixedPythonAppProps,
+  SecurityMode,
+  SophiaChart,
+} from '../lib';
 import { findAll, findOne, K8sObject, podSpecOf } from './helpers';
 
 const source = fs.mkdtempSync(path.join(os.tmpdir(), 'fpa-secret-'));
@@ -90,6 +97,28 @@ test('without secret references there is no annotation and no envFrom', () => {
   const deployment = findOne(synth({}), 'Deployment', 'api');
   expect(deployment.metadata.annotations[EXTERNAL_SECRETS_KEY]).toBeUndefined();
   expect(podSpecOf(deployment).containers[0].envFrom).toBeUndefined();
+});
+
+test('config.ts: the backend reads one optional key, in both variants, and dist holds no Secret', () => {
+  for (const mode of [SecurityMode.HARDENED, SecurityMode.ROOT_DEBUG]) {
+    const objects = Testing.synth(
+      new SophiaChart(Testing.app(), 'sophia', { mode, cluster }),
+    ) as K8sObject[];
+    const deployment = findOne(objects, 'Deployment', 'sophia-backend');
+    const refs = podSpecOf(deployment).containers[0].env.filter(
+      (e: { valueFrom?: unknown }) => e.valueFrom !== undefined,
+    );
+    expect(refs).toEqual([
+      {
+        name: 'OPENAI_API_KEY',
+        valueFrom: {
+          secretKeyRef: { name: 'sophia-backend-secrets', key: 'openai-api-key', optional: true },
+        },
+      },
+    ]);
+    expect(deployment.metadata.annotations[EXTERNAL_SECRETS_KEY]).toBe('sophia-backend-secrets');
+    expect(findAll(objects, 'Secret')).toEqual([]);
+  }
 });
 
 describe('fails when', () => {

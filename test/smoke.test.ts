@@ -407,11 +407,24 @@ if (missing !== undefined && required) {
 
 describeSmoke('smoke: real pods in bubblewrap', () => {
   test.concurrent(
-    'both dist variants become READY side by side (same port, own network namespaces)',
+    'both dist variants become READY side by side (same port, own network namespaces), the nested package answering',
     async () => {
+      // The backend's optional Secret: given to hardened, absent from root-debug.
+      const secrets = path.join(tmpDir('smoke-secret-'), 'sophia-backend-secrets.env');
+      fs.writeFileSync(secrets, 'openai-api-key=sk-smoke-never-printed\n');
       const [hardened, rootDebug] = await Promise.all([
-        smoke(['--variant', 'hardened'], { timeoutMs: 100_000 }),
-        smoke(['--variant', 'root-debug'], { timeoutMs: 100_000 }),
+        smoke(
+          [
+            '--variant',
+            'hardened',
+            '--secret',
+            `sophia-backend-secrets=${secrets}`,
+            '--get',
+            '/v1/info',
+          ],
+          { timeoutMs: 100_000 },
+        ),
+        smoke(['--variant', 'root-debug', '--get', '/v1/info'], { timeoutMs: 100_000 }),
       ]);
       for (const [name, run] of [
         ['hardened', hardened],
@@ -421,7 +434,7 @@ describeSmoke('smoke: real pods in bubblewrap', () => {
         expect(run.stdout).toMatch(
           /startup probe #\d+ GET http:\/\/[\d.]+:8000\/health -> HTTP 200/,
         );
-        const ready = /READY in (\d+\.\d) s\n$/.exec(run.stdout);
+        const ready = /READY in (\d+\.\d) s\n/.exec(run.stdout);
         expect(ready).not.toBeNull();
         // The startup probe's initialDelaySeconds is 10: nothing can be ready before.
         expect(Number(ready![1])).toBeGreaterThanOrEqual(10);
@@ -432,6 +445,17 @@ describeSmoke('smoke: real pods in bubblewrap', () => {
         /container app: starting as uid 1000, gid 1000.*read-only root/,
       );
       expect(rootDebug.stdout).toMatch(/container app: starting as uid 0, gid 0, writable root/);
+      // /v1/info is served by sophia/routers/info.py with sophia/settings.py's values.
+      const info = (key: string) =>
+        `GET http://10.42.0.10:8000/v1/info -> HTTP 200: {"service":"sophia-backend","module":"sophia.routers.info","environment":"production","openai_api_key":"${key}"}\n`;
+      expect(hardened.stdout).toContain(
+        'secret sophia-ai-prod/sophia-backend-secrets: 1 key(s) from',
+      );
+      expect(hardened.stdout.endsWith(info('set'))).toBe(true);
+      expect(rootDebug.stdout.endsWith(info('missing'))).toBe(true);
+      expect(hardened.stdout).not.toContain('sk-smoke-never-printed');
+      // pip installed the pinned file, wheels only.
+      expect(hardened.stdout).toContain('init container install: completed');
     },
     120_000,
   );
