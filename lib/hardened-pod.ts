@@ -57,14 +57,13 @@ function installContainer(spec: PythonAppSpec): Container {
   ];
   if (spec.install !== undefined) {
     steps.push(
-      pipInstallStep(
-        'init',
-        spec.install,
-        spec.pipIndexUrl,
-        APP_PATHS.source,
-        ['--target', APP_PATHS.packages],
-        ` into ${APP_PATHS.packages}`,
-      ),
+      pipInstallStep(spec.install, {
+        tag: 'init',
+        indexUrl: spec.pipIndexUrl,
+        sourceRoot: APP_PATHS.source,
+        extra: ['--target', APP_PATHS.packages],
+        into: APP_PATHS.packages,
+      }),
     );
   }
   steps.push({ say: 'done', run: `ls -l ${APP_PATHS.code}` });

@@ -120,23 +120,29 @@ function summarize(paths: readonly string[]): string {
   return paths.length <= 10 ? paths.join(', ') : `${paths.slice(0, 10).join(', ')}, ...`;
 }
 
+/** Where and how a mode runs pip. */
+export interface PipStepOptions {
+  /** The log tag of the script: `init` or `app`. */
+  readonly tag: string;
+  readonly indexUrl?: string;
+  /** Where the shipped tree is readable, the requirements file in it. */
+  readonly sourceRoot: string;
+  /** The mode's own options (`--target`, `--root-user-action`). */
+  readonly extra: readonly string[];
+  /** Where the packages go, for the log line. */
+  readonly into?: string;
+}
+
 /**
- * The pip step of a container script. `codeRoot` is where the shipped tree
- * is readable (the requirements file's folder); `extra` the mode's options.
+ * The pip step of a container script.
  *
  * Wheels only (`--only-binary=:all:`): python:3.11-slim has no compiler, so
  * a package without a wheel for the pod's Python and CPU architecture would
  * fail anyway, in a compiler error halfway through; this way pip says "No
  * matching distribution" and the script says why.
  */
-export function pipInstallStep(
-  tag: string,
-  install: PipInstall,
-  indexUrl: string | undefined,
-  codeRoot: string,
-  extra: readonly string[],
-  target = '',
-): ShellStep {
+export function pipInstallStep(install: PipInstall, options: PipStepOptions): ShellStep {
+  const { tag, indexUrl, sourceRoot, extra, into } = options;
   const args = [
     'python',
     '-m',
@@ -152,7 +158,7 @@ export function pipInstallStep(
   if (install.kind === 'requirements' && install.requireHashes) args.push('--require-hashes');
   if (indexUrl !== undefined) args.push('--index-url', indexUrl);
   args.push(...extra);
-  if (install.kind === 'requirements') args.push('-r', `${codeRoot}/${install.file}`);
+  if (install.kind === 'requirements') args.push('-r', `${sourceRoot}/${install.file}`);
   else args.push(...install.packages);
   const line = args.map((arg) => (/^[-A-Za-z0-9_./=:]+$/.test(arg) ? arg : shellQuote(arg)));
   const what = install.kind === 'requirements' ? `-r ${install.file}` : install.packages.join(' ');
@@ -160,7 +166,7 @@ export function pipInstallStep(
     `[${tag}] pip failed. It installs wheels only (--only-binary=:all:): the image has no compiler, so a package without a wheel for this Python and CPU architecture is "No matching distribution found".`,
   );
   return {
-    say: `installing ${what}${target}`,
+    say: `installing ${what}${into === undefined ? '' : ` into ${into}`}`,
     run: `${line.join(' ')} || { status=$?; echo ${explain}; exit "$status"; }`,
   };
 }

@@ -12,9 +12,12 @@ export function rootDebugPod(spec: PythonAppSpec): PythonPodShape {
   const steps: ShellStep[] = [];
   if (spec.install !== undefined) {
     steps.push(
-      pipInstallStep('app', spec.install, spec.pipIndexUrl, APP_PATHS.source, [
-        '--root-user-action=ignore',
-      ]),
+      pipInstallStep(spec.install, {
+        tag: 'app',
+        indexUrl: spec.pipIndexUrl,
+        sourceRoot: APP_PATHS.source,
+        extra: ['--root-user-action=ignore'],
+      }),
     );
   }
   steps.push({
