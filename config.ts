@@ -12,7 +12,18 @@ export const cluster: ClusterConfig = {
     entrypoint: 'app.py',
     image: 'python:3.11-slim',
     port: 8000,
-    packages: ['fastapi', 'uvicorn'],
+    // pip installs app/requirements.txt (every version pinned).
+    // Created by hand in the cluster, never in dist/:
+    //   kubectl -n sophia-ai-prod create secret generic sophia-backend-secrets \
+    //     --from-literal=openai-api-key=...
+    // Optional: the backend starts without it and reports the key missing.
+    secretEnv: {
+      OPENAI_API_KEY: {
+        secretName: 'sophia-backend-secrets',
+        key: 'openai-api-key',
+        optional: true,
+      },
+    },
     // Two pods on two nodes; the emergency variant runs one (pip at every start).
     replicas: { [SecurityMode.HARDENED]: 2, [SecurityMode.ROOT_DEBUG]: 1 },
     // Requests reach it through k3s' Traefik ingress controller (and the

@@ -1,37 +1,33 @@
-"""Sophia backend: a minimal FastAPI service.
+"""Sophia backend: the entrypoint. It builds the FastAPI app from the
+`sophia` package and serves it with uvicorn.
 
-It is mounted read-only from a ConfigMap (or copied into a read-only emptyDir),
-so it must never write next to itself or to the root filesystem: no bytecode
-cache, no log files, everything to stdout.
+The code is mounted read-only from a ConfigMap (or copied into a read-only
+emptyDir), so it must never write next to itself or to the root filesystem:
+no bytecode cache, no log files, everything to stdout. The pod puts the code
+root on PYTHONPATH, so `import sophia` works from wherever this file lies.
 """
 
-import os
 import sys
 
 # The pod sets PYTHONDONTWRITEBYTECODE=1 too; this covers `python app.py` run by hand.
 sys.dont_write_bytecode = True
 
-from fastapi import FastAPI  # noqa: E402
+from sophia import create_app  # noqa: E402
+from sophia.settings import load_settings  # noqa: E402
 
-app = FastAPI(title="sophia-backend")
-
-
-@app.get("/health")
-def health() -> dict:
-    return {"status": "ok"}
-
-
-@app.get("/")
-def root() -> dict:
-    return {"service": "sophia-backend", "python": sys.version.split()[0]}
+settings = load_settings()
+app = create_app(settings)
 
 
 def main() -> None:
     import uvicorn
 
-    port = int(os.environ.get("PORT", "8000"))
-    print(f"sophia-backend: starting uvicorn on 0.0.0.0:{port}", flush=True)
-    uvicorn.run(app, host="0.0.0.0", port=port, log_level="info")
+    print(
+        f"sophia-backend: starting uvicorn on 0.0.0.0:{settings.port}"
+        f" (environment {settings.environment})",
+        flush=True,
+    )
+    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level=settings.log_level)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import { warn } from './errors';
 import { hardenedPod } from './hardened-pod';
 import { PodNetworkPolicy } from './pod-network-policy';
 import {
+  EXTERNAL_SECRETS_KEY,
   FixedPythonAppProps,
   SECURITY_MODE_KEY,
   SecurityMode,
@@ -134,8 +135,17 @@ export class FixedPythonApp extends Construct {
     const pod = spec.mode === SecurityMode.HARDENED ? hardenedPod(spec) : rootDebugPod(spec);
     const modeAnnotation = { [SECURITY_MODE_KEY]: spec.mode };
     const selector = () => ({ matchLabels: { ...spec.selectorLabels } });
+    // Secrets the pods read but the manifests never hold: validate lists them
+    // as "must exist in the cluster" instead of calling them dangling.
+    const external = spec.secrets.external;
     return new KubeDeployment(this, 'Deployment', {
-      metadata: { ...this.metadata(spec), annotations: modeAnnotation },
+      metadata: {
+        ...this.metadata(spec),
+        annotations: {
+          ...modeAnnotation,
+          ...(external.length > 0 ? { [EXTERNAL_SECRETS_KEY]: external.join(',') } : {}),
+        },
+      },
       spec: {
         replicas: spec.replicas,
         revisionHistoryLimit: 5,
@@ -172,7 +182,12 @@ export class FixedPythonApp extends Construct {
             volumes: [
               {
                 name: 'app-source',
-                configMap: { name: `${spec.name}-source`, defaultMode: 0o444 },
+                // Keys are flat; items give each file its path back, folders included.
+                configMap: {
+                  name: `${spec.name}-source`,
+                  defaultMode: 0o444,
+                  items: spec.sources.files.map(({ key, path }) => ({ key, path })),
+                },
               },
               ...pod.volumes,
             ],

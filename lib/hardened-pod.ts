@@ -1,6 +1,7 @@
 import { Container, Quantity, VolumeMount } from '../imports/k8s';
 import { APP_UID } from './python-app-props';
-import { appContainer, pipInstall, PythonPodShape } from './python-app-container';
+import { pipInstallStep } from './pip-install';
+import { appContainer, PythonPodShape } from './python-app-container';
 import { APP_PATHS, PythonAppSpec } from './python-app-spec';
 import { restrictedContainerSecurity, restrictedPodSecurity } from './security-context';
 import { shellQuote, shellScript, ShellStep } from './shell';
@@ -43,21 +44,27 @@ export function hardenedPod(spec: PythonAppSpec): PythonPodShape {
 }
 
 function installContainer(spec: PythonAppSpec): Container {
-  const keys = spec.sources.keys;
-  // ConfigMap files are symlinks into ..data/: -L copies the content, not a
-  // link that would dangle in the emptyDir. Keys are listed explicitly so
-  // the ..data bookkeeping entries are never copied.
+  const { paths, topLevel } = spec.sources;
+  // The mount's top-level entries are symlinks into ..data/: -L copies their
+  // contents (files and folders), not links that would dangle in the
+  // emptyDir. They are listed explicitly so the ..data bookkeeping entries
+  // are never copied.
   const steps: ShellStep[] = [
     {
-      say: `copying ${keys.length} source file(s) from ${APP_PATHS.source} to ${APP_PATHS.code}`,
-      run: `cp -L ${keys.map((key) => shellQuote(`${APP_PATHS.source}/${key}`)).join(' ')} ${APP_PATHS.code}/`,
+      say: `copying ${paths.length} source file(s) from ${APP_PATHS.source} to ${APP_PATHS.code}`,
+      run: `cp -RL ${topLevel.map((entry) => shellQuote(`${APP_PATHS.source}/${entry}`)).join(' ')} ${APP_PATHS.code}/`,
     },
   ];
-  if (spec.packages.length > 0) {
-    steps.push({
-      say: `installing ${spec.packages.join(' ')} into ${APP_PATHS.packages}`,
-      run: pipInstall(spec.packages, spec.pipIndexUrl, ['--target', APP_PATHS.packages]),
-    });
+  if (spec.install !== undefined) {
+    steps.push(
+      pipInstallStep(spec.install, {
+        tag: 'init',
+        indexUrl: spec.pipIndexUrl,
+        sourceRoot: APP_PATHS.source,
+        extra: ['--target', APP_PATHS.packages],
+        into: APP_PATHS.packages,
+      }),
+    );
   }
   steps.push({ say: 'done', run: `ls -l ${APP_PATHS.code}` });
   const mounts: VolumeMount[] = [

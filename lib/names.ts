@@ -31,3 +31,23 @@ export function isHttpUrl(value: string): boolean {
     return false;
   }
 }
+
+/** A DNS-1123 subdomain: Secret and ConfigMap names (dot-separated labels, at most 253 characters). */
+export const DNS_1123_SUBDOMAIN =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** True when `name` is a DNS-1123 subdomain: what a Secret may be called. */
+export function isDnsSubdomain(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 253 && DNS_1123_SUBDOMAIN.test(name);
+}
+
+/** A ConfigMap or Secret key: letters, digits, "-", "_", "."; not "." or "..", not starting with "..". */
+export function isDataKey(key: unknown): key is string {
+  return (
+    typeof key === 'string' &&
+    key.length <= 253 &&
+    /^[-._a-zA-Z0-9]+$/.test(key) &&
+    key !== '.' &&
+    !key.startsWith('..')
+  );
+}

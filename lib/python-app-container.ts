@@ -1,7 +1,6 @@
 import { Container, IntOrString, PodSecurityContext, Probe, Volume } from '../imports/k8s';
 import { ProbeTiming } from './python-app-props';
 import { PythonAppSpec } from './python-app-spec';
-import { shellQuote } from './shell';
 
 /**
  * What a security mode decides about the pod: its security context, its
@@ -30,7 +29,8 @@ export function appContainer(spec: PythonAppSpec, runtime: AppRuntime): Containe
     image: spec.image,
     imagePullPolicy: 'IfNotPresent',
     ports: [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }],
-    env: [...spec.env],
+    env: [...spec.env, ...spec.secrets.env],
+    envFrom: spec.secrets.envFrom.length > 0 ? [...spec.secrets.envFrom] : undefined,
     // Only the app uses the GPUs; a GPU's request must equal its limit.
     resources: gpu
       ? {
@@ -44,26 +44,4 @@ export function appContainer(spec: PythonAppSpec, runtime: AppRuntime): Containe
     terminationMessagePolicy: 'FallbackToLogsOnError',
     ...runtime,
   };
-}
-
-/** The pip command line: quiet about itself, never interactive, no cache in the image. */
-export function pipInstall(
-  packages: readonly string[],
-  indexUrl: string | undefined,
-  extra: readonly string[],
-): string {
-  const args = [
-    'python',
-    '-m',
-    'pip',
-    'install',
-    '--no-cache-dir',
-    '--disable-pip-version-check',
-    '--no-input',
-    '--progress-bar',
-    'off',
-  ];
-  if (indexUrl !== undefined) args.push('--index-url', indexUrl);
-  args.push(...extra, ...packages);
-  return args.map((arg) => (/^[-A-Za-z0-9_./=:]+$/.test(arg) ? arg : shellQuote(arg))).join(' ');
 }

@@ -39,8 +39,26 @@ export interface AppResources {
   readonly limits?: ResourceAmounts;
 }
 
+/** One key of a Secret that exists in the cluster, read into an environment variable. */
+export interface SecretKeyReference {
+  /** The Secret's name: a DNS-1123 subdomain, in the app's namespace. */
+  readonly secretName: string;
+  /** The key in the Secret: letters, digits, "-", "_" and ".". */
+  readonly key: string;
+  /**
+   * Whether the pod may start without the Secret or the key (the variable is
+   * then unset).
+   * @default false - the container stays in CreateContainerConfigError until it exists
+   */
+  readonly optional?: boolean;
+}
+
 export interface FixedPythonAppProps {
-  /** Folder whose regular files become the app's ConfigMap (flat; `__pycache__` is skipped). */
+  /**
+   * Folder of the app's source, shipped as a ConfigMap: every regular file at
+   * any depth, folders kept, except `__pycache__/`, `*.pyc` and names
+   * starting with a dot. Its root is on `PYTHONPATH`.
+   */
   readonly sourceDir: string;
   /** How the container runs; see {@link SecurityMode}. */
   readonly mode: SecurityMode;
@@ -56,7 +74,8 @@ export interface FixedPythonAppProps {
    */
   readonly namespace?: PodSecurityNamespace | string;
   /**
-   * The file in `sourceDir` that `python` runs.
+   * The file that `python` runs, relative to `sourceDir`; it may be in a
+   * sub-folder (`service/main.py`).
    * @default 'app.py'
    */
   readonly entrypoint?: string;
@@ -76,10 +95,33 @@ export interface FixedPythonAppProps {
    */
   readonly healthPath?: string;
   /**
-   * pip requirement specifiers installed before the app starts.
-   * @default ['fastapi', 'uvicorn']
+   * pip requirement specifiers installed before the app starts. Not
+   * together with a requirements file.
+   * @default ['fastapi', 'uvicorn'] when there is no requirements file
    */
   readonly packages?: readonly string[];
+  /**
+   * A pip requirements file in `sourceDir` (a path relative to it) that pip
+   * installs with `-r`; it ships with the code, so a change rolls the pods.
+   * Only requirement specifiers and `--hash` options; hashes on every
+   * requirement or none (`--require-hashes` when all).
+   * @default 'requirements.txt' when sourceDir has one, else none (`packages`)
+   */
+  readonly requirementsFile?: string;
+  /**
+   * Environment variables of the app container read from Secret keys
+   * (`valueFrom.secretKeyRef`). The Secrets are not synthesized: they must
+   * exist in the cluster, and the Deployment declares them external.
+   * @default {}
+   */
+  readonly secretEnv?: Readonly<Record<string, SecretKeyReference>>;
+  /**
+   * Secrets whose every key becomes an environment variable of the app
+   * container (`envFrom.secretRef`), in this order. Not synthesized; each
+   * must exist in the cluster before the pod can start.
+   * @default []
+   */
+  readonly envFromSecrets?: readonly string[];
   /**
    * A package index for pip (`--index-url`): an in-cluster mirror for an
    * offline cluster.
@@ -142,6 +184,7 @@ export interface FixedPythonAppProps {
 export const ANNOTATION_PREFIX = 'manifests.sophia.ai';
 export const SECURITY_MODE_KEY = `${ANNOTATION_PREFIX}/security-mode`;
 export const SOURCE_HASH_KEY = `${ANNOTATION_PREFIX}/source-hash`;
+export { EXTERNAL_SECRETS_KEY } from './secret-references';
 
 /** The uid/gid the hardened pod runs as: the incident's `useradd 1000`. */
 export const APP_UID = 1000;

@@ -12,8 +12,10 @@ import {
   resolveProbe,
   resolveResources,
 } from './container-settings';
+import { PipInstall, resolvePipInstall } from './pip-install';
 import { FixedPythonAppProps, ProbeTiming, SecurityMode } from './python-app-props';
 import { AppNetworkSpec, resolveAppNetwork } from './python-app-network';
+import { resolveSecretReferences, SecretReferences } from './secret-references';
 import { readSourceFiles, SourceFiles } from './source-files';
 
 /** Where things live inside the pod. */
@@ -37,11 +39,14 @@ export interface PythonAppSpec {
   readonly healthPath: string;
   /** Relative to the code root. */
   readonly entrypoint: string;
-  readonly packages: readonly string[];
+  /** What pip installs before the app starts; none when undefined. */
+  readonly install?: PipInstall;
   readonly pipIndexUrl?: string;
   readonly replicas: number;
   /** The app container's environment: the managed variables, then the user's, sorted. */
   readonly env: readonly EnvVar[];
+  /** The app container's Secret references (never the init container's). */
+  readonly secrets: SecretReferences;
   /** CPU and memory, without GPUs (the init container gets the same). */
   readonly resources: ResourceRequirements;
   /** `nvidia.com/gpu` for the app container, when on a GPU pool. */
@@ -128,8 +133,7 @@ export function resolvePythonAppSpec(
     );
   }
   const entrypoint = props.entrypoint ?? 'app.py';
-  const packages = props.packages ?? ['fastapi', 'uvicorn'];
-  for (const spec of packages) {
+  for (const spec of props.packages ?? []) {
     if (typeof spec !== 'string' || !PACKAGE_SPEC.test(spec)) {
       throw new InvalidPropError(
         scope,
@@ -147,10 +151,13 @@ export function resolvePythonAppSpec(
       'an http:// or https:// URL without spaces or quotes',
     );
   }
-  const env = resolveEnv(
+  const managed = managedEnv(mode, port, props.gpuPool !== undefined);
+  const env = resolveEnv(scope, props.env ?? {}, managed);
+  const secrets = resolveSecretReferences(
     scope,
-    props.env ?? {},
-    managedEnv(mode, port, props.gpuPool !== undefined),
+    props.secretEnv ?? {},
+    props.envFromSecrets ?? [],
+    new Map(env.map((e) => [e.name, managed.includes(e) ? 'FixedPythonApp itself' : 'env'])),
   );
   if (props.gpuCount !== undefined && props.gpuPool === undefined) {
     throw new InvalidPropError(
@@ -174,14 +181,25 @@ export function resolvePythonAppSpec(
   const network = resolveAppNetwork(scope, props, namespace);
 
   const sources = readSourceFiles(scope, 'sourceDir', props.sourceDir);
-  if (!sources.keys.includes(entrypoint)) {
+  if (!sources.paths.includes(entrypoint)) {
+    const scripts = sources.paths.filter((p) => p.endsWith('.py'));
     throw new InvalidPropError(
       scope,
       'entrypoint',
       entrypoint,
-      `a file in sourceDir "${props.sourceDir}": one of ${sources.keys.join(', ')}`,
+      `a file in sourceDir "${props.sourceDir}", as a path relative to it: one of ${scripts.slice(0, 10).join(', ')}${scripts.length > 10 ? ', ...' : ''}`,
     );
   }
+  const install = resolvePipInstall(
+    scope,
+    {
+      sourceDir: props.sourceDir,
+      requirementsFile: props.requirementsFile,
+      packages: props.packages,
+      singleArchitecture: props.gpuPool !== undefined,
+    },
+    sources,
+  );
   if (mode === SecurityMode.ROOT_DEBUG) {
     warn(
       scope,
@@ -201,10 +219,11 @@ export function resolvePythonAppSpec(
     port,
     healthPath,
     entrypoint,
-    packages,
+    install,
     pipIndexUrl: props.pipIndexUrl,
     replicas,
     env,
+    secrets,
     resources,
     gpuLimits,
     placement: props.gpuPool?.placement(),
@@ -293,11 +312,15 @@ function managedEnv(mode: SecurityMode, port: number, gpu: boolean): EnvVar[] {
     // The code folder is read-only: no .pyc next to it.
     { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
   ];
+  // The code root first, so `import routers.health` works from an entrypoint
+  // in any sub-folder, as from the root.
   if (mode === SecurityMode.HARDENED) {
     env.push(
-      { name: 'PYTHONPATH', value: APP_PATHS.packages },
+      { name: 'PYTHONPATH', value: `${APP_PATHS.code}:${APP_PATHS.packages}` },
       { name: 'HOME', value: APP_PATHS.tmp },
     );
+  } else {
+    env.push({ name: 'PYTHONPATH', value: APP_PATHS.source });
   }
   if (gpu) {
     // python:3.11-slim is no CUDA image: tell the NVIDIA runtime what to inject.

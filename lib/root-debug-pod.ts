@@ -1,4 +1,5 @@
-import { appContainer, pipInstall, PythonPodShape } from './python-app-container';
+import { pipInstallStep } from './pip-install';
+import { appContainer, PythonPodShape } from './python-app-container';
 import { APP_PATHS, PythonAppSpec } from './python-app-spec';
 import { rootContainerSecurity } from './security-context';
 import { shellQuote, shellScript, ShellStep } from './shell';
@@ -9,11 +10,15 @@ import { shellQuote, shellScript, ShellStep } from './shell';
  */
 export function rootDebugPod(spec: PythonAppSpec): PythonPodShape {
   const steps: ShellStep[] = [];
-  if (spec.packages.length > 0) {
-    steps.push({
-      say: `installing ${spec.packages.join(' ')}`,
-      run: pipInstall(spec.packages, spec.pipIndexUrl, ['--root-user-action=ignore']),
-    });
+  if (spec.install !== undefined) {
+    steps.push(
+      pipInstallStep(spec.install, {
+        tag: 'app',
+        indexUrl: spec.pipIndexUrl,
+        sourceRoot: APP_PATHS.source,
+        extra: ['--root-user-action=ignore'],
+      }),
+    );
   }
   steps.push({
     say: `starting python ${APP_PATHS.source}/${spec.entrypoint} as root from the read-only ConfigMap mount`,

@@ -5,7 +5,7 @@ import { DebugMonitor } from './debug-monitor';
 import { DefaultDenyPolicy } from './default-deny-policy';
 import { GpuNodePool, GpuNodePoolProps } from './gpu-node-pool';
 import { K3sCluster, K3sClusterProps } from './k3s-cluster';
-import { FixedPythonApp, SecurityMode } from './fixed-python-app';
+import { FixedPythonApp, SecretKeyReference, SecurityMode } from './fixed-python-app';
 import { MonitoringConfig } from './monitoring-chart';
 import { EgressRule, NetworkPeer } from './network-peer';
 import { PodSecurityLevel, PodSecurityNamespace } from './pod-security-namespace';
@@ -19,7 +19,14 @@ export interface BackendConfig {
   readonly entrypoint: string;
   readonly image: string;
   readonly port: number;
-  readonly packages: readonly string[];
+  /** pip packages, when sourceDir has no requirements file. */
+  readonly packages?: readonly string[];
+  /** A requirements file in sourceDir other than `requirements.txt`. */
+  readonly requirementsFile?: string;
+  /** Environment variables from Secrets that exist in the cluster (never synthesized). */
+  readonly secretEnv?: Readonly<Record<string, SecretKeyReference>>;
+  /** Secrets whose every key becomes an environment variable. */
+  readonly envFromSecrets?: readonly string[];
   /** Replicas per variant. */
   readonly replicas: Readonly<Record<SecurityMode, number>>;
   /** An in-cluster package index (FixedPythonApp's `pipIndexUrl`; then name its pods in `egressTo`). */

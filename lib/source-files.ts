@@ -9,26 +9,53 @@ export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 /** Client-side `kubectl apply` copies the object into an annotation limited to this. */
 export const LAST_APPLIED_MAX_BYTES = 262144;
 
-const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+/** What a ConfigMap key may hold; a path segment must fit it too. */
+const KEY_CHARS = /^[-._a-zA-Z0-9]+$/;
+const KEY_MAX_LENGTH = 253;
 /** Bytecode caches are build artefacts of running the code locally, never source. */
 const IGNORED_DIRS = new Set(['__pycache__']);
 
+/** One shipped file: its ConfigMap key and where the volume puts it. */
+export interface SourceFile {
+  readonly key: string;
+  /** Relative to the code root, with `/` between folders. */
+  readonly path: string;
+}
+
 export interface SourceFiles {
-  /** UTF-8 files, by ConfigMap key (the file name). */
+  /** UTF-8 files, by ConfigMap key. */
   readonly data: Record<string, string>;
   /** Other files, base64-encoded. */
   readonly binaryData: Record<string, string>;
+  /** Every file, sorted by path: the volume's `items`. */
+  readonly files: readonly SourceFile[];
   /** Every key, sorted. */
   readonly keys: readonly string[];
+  /** Every relative path, sorted. */
+  readonly paths: readonly string[];
+  /** The first path segments (files and folders at the code root), sorted. */
+  readonly topLevel: readonly string[];
   readonly totalBytes: number;
-  /** sha256 over names and contents: changes whenever any file changes. */
+  /** sha256 over paths and contents: changes when any file changes or moves. */
   readonly hash: string;
 }
 
 /**
- * Reads the regular files of a flat source folder for a ConfigMap. Sub-folders
- * and symlinks are rejected rather than flattened: a ConfigMap volume is flat,
- * and silently renaming `pkg/util.py` would break the imports that use it.
+ * The ConfigMap key of a relative path: its folders joined by `.`, as Python
+ * names the module (`routers/health.py` is `routers.health.py`). The
+ * volume's `items` map each key back to its path, so the name only has to be
+ * unique; readSourceFiles rejects the rare tree where two paths meet.
+ */
+export function configMapKey(relativePath: string): string {
+  return relativePath.split('/').join('.');
+}
+
+/**
+ * Reads every regular file under `dir`, at any depth, for a ConfigMap.
+ * Skipped: `__pycache__` folders, `*.pyc` files and names starting with a
+ * dot (`.git`, `.venv`, `.env`: never source, sometimes secrets). Symlinks
+ * and names a ConfigMap key cannot carry are errors naming the file: the tree
+ * the pod sees must be the tree on disk.
  */
 export function readSourceFiles(scope: IConstruct, prop: string, dir: string): SourceFiles {
   let stat: fs.Stats;
@@ -45,73 +72,91 @@ export function readSourceFiles(scope: IConstruct, prop: string, dir: string): S
   if (!stat.isDirectory()) {
     throw new InvalidPropError(scope, prop, dir, 'a folder, not a file');
   }
+  const bad = (why: string) => new InvalidPropError(scope, prop, dir, why);
 
   const data: Record<string, string> = {};
   const binaryData: Record<string, string> = {};
   const digest = createHash('sha256');
+  const files: SourceFile[] = [];
+  const byKey = new Map<string, string>();
   let totalBytes = 0;
-  const names = fs.readdirSync(dir).sort();
-  const keys: string[] = [];
 
-  for (const name of names) {
-    const file = path.join(dir, name);
-    const entry = fs.lstatSync(file);
-    if (entry.isDirectory() && IGNORED_DIRS.has(name)) continue;
-    if (entry.isSymbolicLink()) {
-      throw new InvalidPropError(
-        scope,
-        prop,
-        dir,
-        `only regular files: "${name}" is a symlink (copy the file instead)`,
+  for (const relative of walk(dir, '', bad).sort(byCodePoint)) {
+    const key = configMapKey(relative);
+    if (key.length > KEY_MAX_LENGTH) {
+      throw bad(
+        `paths of at most ${KEY_MAX_LENGTH} characters (a ConfigMap key's limit): "${relative}" is ${key.length}`,
       );
     }
-    if (entry.isDirectory()) {
-      throw new InvalidPropError(
-        scope,
-        prop,
-        dir,
-        `a flat folder: "${name}" is a sub-folder, and a ConfigMap volume cannot hold one`,
+    const other = byKey.get(key);
+    if (other !== undefined) {
+      throw bad(
+        `paths with distinct ConfigMap keys: "${other}" and "${relative}" both become "${key}" (rename one)`,
       );
     }
-    if (!entry.isFile()) {
-      throw new InvalidPropError(scope, prop, dir, `only regular files: "${name}" is not one`);
-    }
-    if (
-      !CONFIGMAP_KEY.test(name) ||
-      name.length > 253 ||
-      name === '.' ||
-      name === '..' ||
-      name.startsWith('..')
-    ) {
-      throw new InvalidPropError(
-        scope,
-        prop,
-        dir,
-        `file names that are valid ConfigMap keys (letters, digits, "-", "_", ".", at most 253 characters, not starting with ".."): "${name}" is not`,
-      );
-    }
-    const content = fs.readFileSync(file);
+    byKey.set(key, relative);
+    const content = fs.readFileSync(path.join(dir, relative));
     totalBytes += content.length;
-    digest.update(`${name}\0${content.length}\0`).update(content);
+    digest.update(`${relative}\0${content.length}\0`).update(content);
     const text = content.toString('utf8');
     if (Buffer.from(text, 'utf8').equals(content)) {
-      data[name] = text;
+      data[key] = text;
     } else {
-      binaryData[name] = content.toString('base64');
+      binaryData[key] = content.toString('base64');
     }
-    keys.push(name);
+    files.push({ key, path: relative });
   }
 
-  if (keys.length === 0) {
-    throw new InvalidPropError(scope, prop, dir, 'a folder with at least one regular file');
+  if (files.length === 0) {
+    throw bad('a folder with at least one regular file');
   }
   if (totalBytes > CONFIGMAP_MAX_BYTES) {
-    throw new InvalidPropError(
-      scope,
-      prop,
-      dir,
+    throw bad(
       `at most ${CONFIGMAP_MAX_BYTES} bytes of files in total (a ConfigMap's limit); these are ${totalBytes} bytes`,
     );
   }
-  return { data, binaryData, keys, totalBytes, hash: digest.digest('hex') };
+  const paths = files.map((f) => f.path);
+  return {
+    data,
+    binaryData,
+    files,
+    keys: [...byKey.keys()].sort(),
+    paths,
+    topLevel: [...new Set(paths.map((p) => p.split('/')[0]))].sort(),
+    totalBytes,
+    hash: digest.digest('hex'),
+  };
+}
+
+/** Code-point order, not the locale's: the same tree gives the same output everywhere. */
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Relative paths of the files to ship under `dir/prefix`. */
+function walk(dir: string, prefix: string, bad: (why: string) => Error): string[] {
+  const result: string[] = [];
+  for (const name of fs.readdirSync(path.join(dir, prefix)).sort(byCodePoint)) {
+    const relative = prefix === '' ? name : `${prefix}/${name}`;
+    if (name.startsWith('.')) continue;
+    const entry = fs.lstatSync(path.join(dir, relative));
+    if (entry.isDirectory() && IGNORED_DIRS.has(name)) continue;
+    if (entry.isFile() && name.endsWith('.pyc')) continue;
+    if (!KEY_CHARS.test(name)) {
+      throw bad(
+        `file and folder names of letters, digits, "-", "_" and "." (what a ConfigMap key can carry): "${relative}" is not`,
+      );
+    }
+    if (entry.isSymbolicLink()) {
+      throw bad(`only regular files: "${relative}" is a symlink (copy the file instead)`);
+    }
+    if (entry.isDirectory()) {
+      result.push(...walk(dir, relative, bad));
+    } else if (entry.isFile()) {
+      result.push(relative);
+    } else {
+      throw bad(`only regular files and folders: "${relative}" is neither`);
+    }
+  }
+  return result;
 }

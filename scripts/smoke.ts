@@ -42,7 +42,8 @@ async function main(): Promise<number> {
   try {
     const result = await smokeRun(options, out, controller.signal);
     for (const line of formatResult(result)) out(line);
-    return result.ready ? 0 : 1;
+    // READY, and every --get answered 2xx.
+    return result.ready && (result.gets ?? []).every((g) => g.ok) ? 0 : 1;
   } catch (error) {
     if (signalled !== undefined) return signals[signalled];
     if (error instanceof ManifestError || error instanceof HostError) {

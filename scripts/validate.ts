@@ -1,12 +1,14 @@
 // npm run validate [-- --flows] [dir]: checks that every YAML document under
 // dir (default dist/) is admissible (schema, Pod Security, references, network
 // reachability; see validation/). Prints one line per finding,
-// `<file>#<doc> <Kind>/<name>: <message>`, then `N passed, M failed`, and
+// `<file>#<doc> <Kind>/<name>: <message>`, one line per Secret a workload
+// declares external (`... must exist in the cluster ...`: not a failure, a
+// precondition of the apply), then `N passed, M failed`, and
 // exits 1 when a document failed, 2 on bad usage. With --flows it first prints
 // every declared connection and its verdict, in the same format.
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { formatFinding, validateDir } from '../validation';
+import { formatExternalSecret, formatFinding, validateDir } from '../validation';
 
 const USAGE = 'usage: validate [--flows] [dir]   (default: dist)\n';
 
@@ -32,8 +34,9 @@ function main(argv: string[]): number {
     process.stderr.write(`validate: ${dir} is not a directory\n`);
     return 2;
   }
-  const { findings, flows, passed, failed } = validateDir(dir);
+  const { findings, flows, passed, failed, external } = validateDir(dir);
   const lines = [...(args.flows ? flows : []), ...findings].map(formatFinding);
+  lines.push(...external.map(formatExternalSecret));
   if (passed + failed === 0) lines.push(`validate: no YAML documents under ${dir}`);
   lines.push(`${passed} passed, ${failed} failed`);
   process.stdout.write(`${lines.join('\n')}\n`);

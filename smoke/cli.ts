@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PipIndexChoice } from './pip-access';
 import { SmokeOptions, SmokeResult } from './pod-run';
+import { readSecretArg, SecretSource } from './secrets';
 
 export const USAGE = `usage: npm run smoke -- --variant <name> [options]
        npm run smoke -- --dir <folder> [options]
@@ -19,6 +20,13 @@ sandboxes the way a kubelet would, and says whether it becomes ready.
   --pip-index host|none|URL
                           the index the pod's pip reaches: the host pip's
                           configuration (default), none (offline), or URL
+  --secret NAME=FILE      a Secret the cluster holds but the manifests do not
+                          (repeatable); FILE has KEY=VALUE lines, as read by
+                          kubectl create secret generic NAME --from-env-file=FILE.
+                          Without it a reference to NAME fails as in the
+                          cluster (CreateContainerConfigError) unless optional
+  --get PATH              once ready, GET PATH on the app's first port from
+                          inside the pod (repeatable); a non-2xx answer fails
   --logs                  print the containers' output as it comes
   --tail N                log lines shown on failure (default 20)
 
@@ -34,6 +42,8 @@ export function parseArgs(argv: readonly string[], root: string): SmokeOptions {
   let pipIndex: PipIndexChoice = { type: 'host' };
   let logs = false;
   let tail = 20;
+  const secrets: SecretSource[] = [];
+  const get: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg];
@@ -58,6 +68,28 @@ export function parseArgs(argv: readonly string[], root: string): SmokeOptions {
         else if (/^(https?|file):\/\//.test(v)) pipIndex = { type: 'url', url: v };
         else
           throw new UsageError(`--pip-index: host, none or an http(s):// or file:// URL, not ${v}`);
+        break;
+      }
+      case '--secret': {
+        const v = value();
+        let source: SecretSource;
+        try {
+          source = readSecretArg(v);
+        } catch (error) {
+          throw new UsageError(`--secret ${v}: ${(error as Error).message}`);
+        }
+        if (secrets.some((s) => s.name === source.name)) {
+          throw new UsageError(`--secret ${source.name}: given twice`);
+        }
+        secrets.push(source);
+        break;
+      }
+      case '--get': {
+        const v = value();
+        if (!/^\/[\x21-\x7e]*$/.test(v)) {
+          throw new UsageError(`--get: an HTTP path starting with "/", not ${v}`);
+        }
+        get.push(v);
         break;
       }
       case '--logs':
@@ -89,7 +121,7 @@ export function parseArgs(argv: readonly string[], root: string): SmokeOptions {
     }
     dir = path.join(dist, variant);
   }
-  return { dir: path.resolve(dir), app, pipIndex, logs, tail };
+  return { dir: path.resolve(dir), app, pipIndex, logs, tail, secrets, get };
 }
 
 /** The closing lines: READY, or what failed and what a kubelet would show. */

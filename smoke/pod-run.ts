@@ -24,8 +24,10 @@ import { ContainerSpec, loadManifests, ManifestSet, selectWorkload, Workload } f
 import { PipAccess, PipIndexChoice, readHostPipConfig, resolvePipAccess } from './pip-access';
 import { POD_IP, PodNetwork } from './pod-network';
 import { describeTarget, pollProbe, ProbeVerdict, probeTarget, realClock } from './probes';
+import { getInPod, getPort, GetResult } from './pod-get';
 import { ManifestError } from './read';
 import { bwrapArgs, SandboxMount } from './sandbox';
+import { describeSecret, SecretSource, withSecrets } from './secrets';
 import { MountError, PreparedVolume, prepareVolumes } from './volumes';
 
 export interface SmokeOptions {
@@ -38,6 +40,10 @@ export interface SmokeOptions {
   readonly logs?: boolean;
   /** How many log lines a failure shows. */
   readonly tail?: number;
+  /** `--secret`: Secrets the cluster holds but the manifests do not. */
+  readonly secrets?: readonly SecretSource[];
+  /** `--get`: paths to GET once ready. */
+  readonly get?: readonly string[];
 }
 
 export interface SmokeResult {
@@ -51,6 +57,8 @@ export interface SmokeResult {
   readonly container?: string;
   readonly exitCode?: number;
   readonly logTail: readonly string[];
+  /** The `--get` answers, when ready. */
+  readonly gets?: readonly GetResult[];
 }
 
 const NO_PROBE_GRACE_MS = 1000;
@@ -89,8 +97,10 @@ export async function smokeRun(
   out: (line: string) => void,
   signal: AbortSignal,
 ): Promise<SmokeResult> {
-  const manifests = loadManifests(options.dir);
-  const workload = selectWorkload(manifests, options.app);
+  const loaded = loadManifests(options.dir);
+  const workload = selectWorkload(loaded, options.app);
+  const manifests = withSecrets(loaded, workload.namespace, options.secrets ?? []);
+  for (const source of options.secrets ?? []) out(describeSecret(source, workload.namespace));
   const host = checkHost();
   const run = new PodRun(options, manifests, workload, host, out, signal);
   try {
@@ -232,7 +242,18 @@ class PodRun {
     if (verdict.type === 'ready') {
       const seconds = (Date.now() - this.t0) / 1000;
       this.out(`READY in ${seconds.toFixed(1)} s`);
+      const port = getPort(pod.containers);
+      const gets: GetResult[] = [];
+      for (const p of this.options.get ?? []) {
+        gets.push(
+          port === undefined
+            ? { url: p, ok: false, line: `GET ${p} -> no container declares a port` }
+            : await getInPod(this.network!.enter(), this.network!.ip, port, p),
+        );
+        this.out(gets[gets.length - 1].line);
+      }
       return {
+        gets,
         ready: true,
         seconds,
         podStatus: 'Running',

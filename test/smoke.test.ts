@@ -111,6 +111,7 @@ function synthApp(
 ): string {
   const source = tmpDir('smoke-src-');
   for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(source, name)), { recursive: true });
     fs.writeFileSync(path.join(source, name), content);
   }
   const chart = Testing.chart();
@@ -405,29 +406,158 @@ if (missing !== undefined && required) {
 }
 
 describeSmoke('smoke: real pods in bubblewrap', () => {
-  test('both dist variants become READY side by side (same port, own network namespaces)', async () => {
-    const [hardened, rootDebug] = await Promise.all([
-      smoke(['--variant', 'hardened'], { timeoutMs: 100_000 }),
-      smoke(['--variant', 'root-debug'], { timeoutMs: 100_000 }),
-    ]);
-    for (const [name, run] of [
-      ['hardened', hardened],
-      ['root-debug', rootDebug],
-    ] as const) {
-      expect({ name, code: run.code, stderr: run.stderr }).toEqual({ name, code: 0, stderr: '' });
-      expect(run.stdout).toMatch(/startup probe #\d+ GET http:\/\/[\d.]+:8000\/health -> HTTP 200/);
-      const ready = /READY in (\d+\.\d) s\n$/.exec(run.stdout);
-      expect(ready).not.toBeNull();
-      // The startup probe's initialDelaySeconds is 10: nothing can be ready before.
-      expect(Number(ready![1])).toBeGreaterThanOrEqual(10);
-      console.log(`${name}: READY in ${ready![1]} s`);
-    }
-    expect(hardened.stdout).toMatch(/init container install: completed \(exit code 0\)/);
-    expect(hardened.stdout).toMatch(
-      /container app: starting as uid 1000, gid 1000.*read-only root/,
-    );
-    expect(rootDebug.stdout).toMatch(/container app: starting as uid 0, gid 0, writable root/);
-  }, 120_000);
+  test.concurrent(
+    'both dist variants become READY side by side (same port, own network namespaces), the nested package answering',
+    async () => {
+      // The backend's optional Secret: given to hardened, absent from root-debug.
+      const secrets = path.join(tmpDir('smoke-secret-'), 'sophia-backend-secrets.env');
+      fs.writeFileSync(secrets, 'openai-api-key=sk-smoke-never-printed\n');
+      const [hardened, rootDebug] = await Promise.all([
+        smoke(
+          [
+            '--variant',
+            'hardened',
+            '--secret',
+            `sophia-backend-secrets=${secrets}`,
+            '--get',
+            '/v1/info',
+          ],
+          { timeoutMs: 100_000 },
+        ),
+        smoke(['--variant', 'root-debug', '--get', '/v1/info'], { timeoutMs: 100_000 }),
+      ]);
+      for (const [name, run] of [
+        ['hardened', hardened],
+        ['root-debug', rootDebug],
+      ] as const) {
+        expect({ name, code: run.code, stderr: run.stderr }).toEqual({ name, code: 0, stderr: '' });
+        expect(run.stdout).toMatch(
+          /startup probe #\d+ GET http:\/\/[\d.]+:8000\/health -> HTTP 200/,
+        );
+        const ready = /READY in (\d+\.\d) s\n/.exec(run.stdout);
+        expect(ready).not.toBeNull();
+        // The startup probe's initialDelaySeconds is 10: nothing can be ready before.
+        expect(Number(ready![1])).toBeGreaterThanOrEqual(10);
+        console.log(`${name}: READY in ${ready![1]} s`);
+      }
+      expect(hardened.stdout).toMatch(/init container install: completed \(exit code 0\)/);
+      expect(hardened.stdout).toMatch(
+        /container app: starting as uid 1000, gid 1000.*read-only root/,
+      );
+      expect(rootDebug.stdout).toMatch(/container app: starting as uid 0, gid 0, writable root/);
+      // /v1/info is served by sophia/routers/info.py with sophia/settings.py's values.
+      const info = (key: string) =>
+        `GET http://10.42.0.10:8000/v1/info -> HTTP 200: {"service":"sophia-backend","module":"sophia.routers.info","environment":"production","openai_api_key":"${key}"}\n`;
+      expect(hardened.stdout).toContain(
+        'secret sophia-ai-prod/sophia-backend-secrets: 1 key(s) from',
+      );
+      expect(hardened.stdout.endsWith(info('set'))).toBe(true);
+      expect(rootDebug.stdout.endsWith(info('missing'))).toBe(true);
+      expect(hardened.stdout).not.toContain('sk-smoke-never-printed');
+      // pip installed the pinned file, wheels only.
+      expect(hardened.stdout).toContain('init container install: completed');
+    },
+    120_000,
+  );
+
+  // Concurrent (jest starts it at once): its pods run while the dist
+  // variants wait out their startup probe's initialDelaySeconds.
+  test.concurrent(
+    'a source tree with a Secret, a missing Secret, wheels only: four fast pods side by side',
+    async () => {
+      // The entrypoint in a sub-folder imports a package from the code root and
+      // reports whether API_KEY arrived from the Secret, never its value.
+      const tree = {
+        'service/main.py': `import http.server, json, os
+from routers import health
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        key = os.environ.get("API_KEY")
+        body = json.dumps(dict(health.answer(), api_key_length=len(key or ""))).encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+`,
+        'routers/__init__.py': '',
+        'routers/health.py': 'def answer():\n    return {"module": __name__, "file": __file__}\n',
+      };
+      const treeProps = {
+        packages: [],
+        entrypoint: 'service/main.py',
+        secretEnv: { API_KEY: { secretName: 'api-keys', key: 'api-key' } },
+      };
+      const hardenedDir = synthApp(tree, { ...treeProps, mode: SecurityMode.HARDENED });
+      const env = path.join(tmpDir('smoke-env-'), 'api-keys.env');
+      fs.writeFileSync(env, '# for the smoke run\napi-key=0123456789\n');
+      // A package the index serves as an sdist only: pip, wheels only, must refuse it.
+      const server = http.createServer((req, res) => {
+        if (req.url === '/simple/smoke-sdist-only/') {
+          res.setHeader('Content-Type', 'text/html');
+          res.end('<a href="/files/smoke_sdist_only-1.0.tar.gz">smoke_sdist_only-1.0.tar.gz</a>');
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as net.AddressInfo;
+      try {
+        const [hardened, rootDebug, missing, sdist] = await Promise.all([
+          smoke(['--dir', hardenedDir, '--secret', `api-keys=${env}`, '--get', '/']),
+          smoke([
+            '--dir',
+            synthApp(tree, { ...treeProps, mode: SecurityMode.ROOT_DEBUG }),
+            '--secret',
+            `api-keys=${env}`,
+            '--get',
+            '/',
+          ]),
+          smoke(['--dir', hardenedDir]),
+          smoke([
+            '--dir',
+            synthApp(
+              { 'app.py': STDLIB_APP, 'requirements.txt': 'smoke-sdist-only==1.0\n' },
+              { mode: SecurityMode.HARDENED },
+            ),
+            '--pip-index',
+            `http://127.0.0.1:${port}/simple`,
+          ]),
+        ]);
+
+        // The tree arrived with its folders (copied, or on the mount), the code
+        // root on PYTHONPATH, and the Secret's key in the environment.
+        const answer = (file: string) =>
+          `GET http://10.42.0.10:8000/ -> HTTP 200: {"module": "routers.health", "file": "${file}", "api_key_length": 10}\n`;
+        expect(hardened.stdout).toContain('secret smoke-test/api-keys: 1 key(s) from');
+        expect(hardened.stdout.endsWith(answer('/app/routers/health.py'))).toBe(true);
+        expect(hardened.code).toBe(0);
+        expect(rootDebug.stdout.endsWith(answer('/app-source/routers/health.py'))).toBe(true);
+        expect(rootDebug.code).toBe(0);
+
+        // No Secret: the kubelet's refusal, after the init container ran.
+        expect(missing.code).toBe(1);
+        expect(missing.stdout).toContain('init container install: completed');
+        expect(missing.stdout).toContain('pod status: CreateContainerConfigError');
+        expect(missing.stdout).toContain('reason: Error: secret "api-keys" not found');
+        expect(missing.stdout).toContain('(container app never ran: no log)');
+
+        expect(sdist.code).toBe(1);
+        expect(sdist.stdout).toContain('pod status: Init:Error');
+        expect(sdist.stdout).toContain(
+          '| ERROR: No matching distribution found for smoke-sdist-only==1.0',
+        );
+        expect(sdist.stdout).toContain(
+          '| [init] pip failed. It installs wheels only (--only-binary=:all:): the image has no compiler',
+        );
+        console.log(
+          `four pods: ${[hardened, rootDebug, missing, sdist].map((r) => r.ms).join(', ')} ms`,
+        );
+      } finally {
+        server.close();
+      }
+    },
+    60_000,
+  );
 
   test('an app.py that raises at import: CrashLoopBackOff with the traceback tail', async () => {
     const dir = synthApp(

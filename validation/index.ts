@@ -9,12 +9,14 @@ import * as path from 'path';
 import { parseAllDocuments, type Tags } from 'yaml';
 import { checkApplications } from './argocd';
 import { checkNetwork, flowFindings } from './flows';
+import { listExternalSecrets, type ExternalSecret } from './external-secrets';
 import { checkPodSecurity } from './pod-security';
 import { checkReferences } from './references';
 import { validateSchema } from './schema';
 import { finding, type Finding, type LoadedDoc } from './util';
 
 export type { Finding, LoadedDoc } from './util';
+export { formatExternalSecret, type ExternalSecret } from './external-secrets';
 
 /** All *.yaml / *.yml files below `dir`, sorted, recursively. */
 export function yamlFiles(dir: string): string[] {
@@ -79,6 +81,8 @@ export interface DirResult {
   passed: number;
   /** Documents with at least one finding. */
   failed: number;
+  /** Secrets the workloads declare external: they must exist in the cluster. */
+  external: ExternalSecret[];
 }
 
 /**
@@ -106,10 +110,12 @@ export function validateDir(dir: string, cwd: string = process.cwd()): DirResult
     folders.set(folder, [...(folders.get(folder) ?? []), d]);
   }
   const flows: Finding[] = [];
+  const external: ExternalSecret[] = [];
   for (const set of folders.values()) {
     const checked = checkFolder(set);
     findings.push(...checked.findings);
     flows.push(...checked.flows);
+    external.push(...listExternalSecrets(set));
   }
   findings.push(...checkApplications(docs, path.relative(cwd, dir) || '.'));
   // By file, then document; sort is stable, so a document's findings keep the checks' order.
@@ -118,7 +124,7 @@ export function validateDir(dir: string, cwd: string = process.cwd()): DirResult
   findings.sort(byDocument);
   flows.sort(byDocument);
   const failed = new Set(findings.map((f) => `${f.file}#${f.index}`)).size;
-  return { findings, flows, passed: documents.size - failed, failed };
+  return { findings, flows, passed: documents.size - failed, failed, external };
 }
 
 /** `<file>#<doc> <Kind>/<name>: <message>`. */

@@ -6,12 +6,15 @@
 //  - ConfigMaps, Secrets and ServiceAccounts that pods use (volumes,
 //    projected sources, envFrom, env valueFrom, imagePullSecrets,
 //    serviceAccountName other than `default`) exist in the pod's namespace,
-//    and so do the keys taken from them, unless the reference is optional;
+//    and so do the keys taken from them, unless the reference is optional or
+//    the workload declares the Secret external (./external-secrets);
 //  - probe ports (httpGet, tcpSocket, grpc) are ports the container declares;
 //  - images are pinned: a tag other than `latest`, or a digest;
 //  - no two objects share kind, namespace and name;
 //  - RoleBindings refer to Roles that exist, and (Cluster)RoleBinding subjects
 //    to ServiceAccounts that exist, when their namespace is in the output.
+import { checkExternalSecrets, declaredExternalSecrets } from './external-secrets';
+import { podNeeds } from './pod-needs';
 import { isNamespaced } from './schema';
 import {
   allContainers,
@@ -154,76 +157,6 @@ function services(index: Index): Finding[] {
   return findings;
 }
 
-/** What a pod needs from a ConfigMap or Secret. */
-interface Need {
-  kind: 'ConfigMap' | 'Secret' | 'ServiceAccount';
-  name: string;
-  /** Keys it reads, if specific ones. */
-  keys: string[];
-  optional: boolean;
-  /** Where the pod refers to it, for the message. */
-  from: string;
-}
-
-function podNeeds(spec: Obj): Need[] {
-  const needs: Need[] = [];
-  const add = (
-    kind: Need['kind'],
-    ref: Obj | undefined,
-    nameField: string,
-    from: string,
-    keys: string[] = [],
-  ): void => {
-    const name = str(ref?.[nameField]);
-    if (ref && name) needs.push({ kind, name, keys, optional: ref.optional === true, from });
-  };
-  const itemKeys = (ref: Obj | undefined): string[] =>
-    objs(ref?.items)
-      .map((i) => str(i.key))
-      .filter((k): k is string => k !== undefined);
-
-  for (const v of objs(spec.volumes)) {
-    const from = `volume ${JSON.stringify(str(v.name) ?? '')}`;
-    add('ConfigMap', obj(v.configMap), 'name', from, itemKeys(obj(v.configMap)));
-    add('Secret', obj(v.secret), 'secretName', from, itemKeys(obj(v.secret)));
-    for (const source of objs(obj(v.projected)?.sources)) {
-      add('ConfigMap', obj(source.configMap), 'name', from, itemKeys(obj(source.configMap)));
-      add('Secret', obj(source.secret), 'name', from, itemKeys(obj(source.secret)));
-    }
-  }
-  for (const c of allContainers(spec)) {
-    const container = `container ${JSON.stringify(str(c.name) ?? '')}`;
-    for (const e of objs(c.envFrom)) {
-      add('ConfigMap', obj(e.configMapRef), 'name', `${container} envFrom`);
-      add('Secret', obj(e.secretRef), 'name', `${container} envFrom`);
-    }
-    for (const e of objs(c.env)) {
-      const from = `${container} env ${str(e.name) ?? ''}`;
-      const valueFrom = obj(e.valueFrom);
-      for (const [field, kind] of [
-        ['configMapKeyRef', 'ConfigMap'],
-        ['secretKeyRef', 'Secret'],
-      ] as const) {
-        const ref = obj(valueFrom?.[field]);
-        const key = str(ref?.key);
-        add(kind, ref, 'name', from, key === undefined ? [] : [key]);
-      }
-    }
-  }
-  for (const s of objs(spec.imagePullSecrets)) add('Secret', s, 'name', 'imagePullSecrets');
-  const sa = str(spec.serviceAccountName) ?? str(spec.serviceAccount);
-  if (sa !== undefined && sa !== 'default') {
-    needs.push({
-      kind: 'ServiceAccount',
-      name: sa,
-      keys: [],
-      optional: false,
-      from: 'serviceAccountName',
-    });
-  }
-  return needs;
-}
-
 /** The keys a ConfigMap or Secret defines. */
 function keysOf(o: Obj): Set<string> {
   const fields = o.kind === 'Secret' ? ['data', 'stringData'] : ['data', 'binaryData'];
@@ -233,9 +166,11 @@ function keysOf(o: Obj): Set<string> {
 function podReferences(index: Index): Finding[] {
   const findings: Finding[] = [];
   for (const w of index.workloads) {
+    const external = declaredExternalSecrets(w.o);
     for (const need of podNeeds(w.pod.spec)) {
       if (need.optional) continue;
       const target = index.find(need.kind, w.namespace, need.name);
+      if (!target && need.kind === 'Secret' && external.includes(need.name)) continue;
       const what = `${need.kind} ${JSON.stringify(need.name)}`;
       if (!target) {
         findings.push(
@@ -377,6 +312,7 @@ export function checkReferences(docs: readonly LoadedDoc[]): Finding[] {
     ...duplicates(index),
     ...services(index),
     ...podReferences(index),
+    ...checkExternalSecrets(docs),
     ...probePorts(index),
     ...images(index),
     ...rbac(index),

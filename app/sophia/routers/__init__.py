@@ -1,0 +1,1 @@
+"""One APIRouter per module; sophia.create_app includes them."""
