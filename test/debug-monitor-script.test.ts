@@ -2,7 +2,7 @@
 // local servers (HTTP, raw TCP, a fake Kubernetes API serving recorded JSON) and
 // checks the JSON lines it writes, its /metrics and /healthz, and its signal
 // handling. Every child process and server is torn down in afterEach.
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -161,8 +161,14 @@ class Monitor {
   }
 }
 
+// The machine's python3, resolved once: on PATH it may be a pyenv shim, a
+// shell script that costs more than the interpreter's own start, per spawn.
+const PYTHON = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], {
+  encoding: 'utf8',
+}).stdout.trim();
+
 function startMonitor(env: Record<string, string>): Monitor {
-  const child = spawn('python3', [SCRIPT], {
+  const child = spawn(PYTHON || 'python3', [SCRIPT], {
     cwd: os.tmpdir(),
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
