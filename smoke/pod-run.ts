@@ -20,7 +20,8 @@ import {
   ProcessIdentity,
   processIdentity,
 } from './kubelet';
-import { ContainerSpec, loadManifests, ManifestSet, selectWorkload, Workload } from './manifest';
+import { loadManifests, ManifestSet, selectWorkload, Workload } from './manifest';
+import { ContainerSpec } from './pod-spec';
 import { PipAccess, PipIndexChoice, readHostPipConfig, resolvePipAccess } from './pip-access';
 import { POD_IP, PodNetwork } from './pod-network';
 import { describeTarget, pollProbe, ProbeVerdict, probeTarget, realClock } from './probes';
