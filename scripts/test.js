@@ -13,69 +13,97 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
-const color = process.stdout.isTTY;
 
-const steps = [
-  // Jest first: it holds the longest chain (the smoke pods).
-  { name: 'jest', argv: [bin('jest'), ...process.argv.slice(2)], live: true },
-  { name: 'typecheck', argv: [bin('tsc'), '--noEmit', ...(color ? ['--pretty'] : [])] },
-  { name: 'eslint', argv: [bin('eslint'), '.'] },
-  { name: 'prettier', argv: [bin('prettier'), '--check', '.'] },
-  { name: 'validate', argv: [process.execPath, 'scripts/run-ts.js', 'scripts/validate.ts'] },
-];
-
-const started = Date.now();
-const children = new Set();
-
-function run(step) {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(step.argv[0], step.argv.slice(1), {
-      cwd: root,
-      stdio: step.live ? 'inherit' : ['ignore', 'pipe', 'pipe'],
-      env: color && !step.live ? { ...process.env, FORCE_COLOR: '1' } : process.env,
-    });
-    children.add(child);
-    const chunks = [];
-    child.stdout?.on('data', (chunk) => chunks.push(chunk));
-    child.stderr?.on('data', (chunk) => chunks.push(chunk));
-    const done = (code, detail) => {
-      children.delete(child);
-      resolve({ ...step, code, detail, seconds: (Date.now() - t0) / 1000, output: chunks });
-    };
-    child.on('error', (error) => done(127, error.message));
-    child.on('close', (code, signal) => done(code ?? 128, signal ?? undefined));
-  });
+/** The steps of `npm test`; `live` streams its output instead of buffering it. */
+function defaultSteps(jestArgs, color) {
+  return [
+    // Jest first: it holds the longest chain (the smoke pods).
+    { name: 'jest', argv: [bin('jest'), ...jestArgs], live: true },
+    { name: 'typecheck', argv: [bin('tsc'), '--noEmit', ...(color ? ['--pretty'] : [])] },
+    { name: 'eslint', argv: [bin('eslint'), '.'] },
+    { name: 'prettier', argv: [bin('prettier'), '--check', '.'] },
+    { name: 'validate', argv: [process.execPath, 'scripts/run-ts.js', 'scripts/validate.ts'] },
+  ];
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    for (const child of children) child.kill(signal);
-    process.exit(130);
-  });
+/**
+ * Runs the steps at once and resolves, when all have ended, to one result per
+ * step (in the steps' order): exit code (127 when it could not start, 128 when
+ * killed by a signal), seconds, and the buffered output.
+ */
+function runSteps(steps, { cwd = root, env = process.env, children = new Set() } = {}) {
+  return Promise.all(
+    steps.map(
+      (step) =>
+        new Promise((resolve) => {
+          const t0 = Date.now();
+          const child = spawn(step.argv[0], step.argv.slice(1), {
+            cwd,
+            env,
+            stdio: step.live ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+          });
+          children.add(child);
+          const chunks = [];
+          child.stdout?.on('data', (chunk) => chunks.push(chunk));
+          child.stderr?.on('data', (chunk) => chunks.push(chunk));
+          let settled = false;
+          const done = (code, detail) => {
+            if (settled) return;
+            settled = true;
+            children.delete(child);
+            const output = Buffer.concat(chunks).toString('utf8');
+            resolve({ ...step, code, detail, seconds: (Date.now() - t0) / 1000, output });
+          };
+          child.on('error', (error) => done(127, error.message));
+          child.on('close', (code, signal) =>
+            done(code ?? 128, signal ? `killed by ${signal}` : undefined),
+          );
+        }),
+    ),
+  );
 }
 
-Promise.all(steps.map(run)).then((results) => {
+/** The buffered steps' output, then one line per step; returns the exit status. */
+function report(results, wallSeconds, write) {
   for (const result of results.filter((r) => !r.live)) {
-    const text = Buffer.concat(result.output).toString('utf8').trimEnd();
+    const text = result.output.trimEnd();
     if (text === '' && result.detail === undefined) continue;
-    process.stdout.write(`\n── ${result.name} (${result.argv.slice(1).join(' ')})\n`);
-    if (text !== '') process.stdout.write(`${text}\n`);
-    if (result.detail !== undefined) process.stdout.write(`${result.detail}\n`);
+    write(`\n── ${result.name} (${result.argv.slice(1).join(' ')})\n`);
+    if (text !== '') write(`${text}\n`);
+    if (result.detail !== undefined) write(`${result.detail}\n`);
   }
-  process.stdout.write('\n');
+  write('\n');
   for (const r of results) {
     const verdict = r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`;
-    process.stdout.write(
-      `test: ${r.name.padEnd(10)} ${r.seconds.toFixed(1).padStart(5)} s  ${verdict}\n`,
-    );
+    write(`test: ${r.name.padEnd(10)} ${r.seconds.toFixed(1).padStart(5)} s  ${verdict}\n`);
   }
   const failed = results.filter((r) => r.code !== 0);
-  const wall = ((Date.now() - started) / 1000).toFixed(1);
-  process.stdout.write(
+  write(
     failed.length === 0
-      ? `test: all ${results.length} steps passed in ${wall} s\n`
-      : `test: ${failed.map((r) => r.name).join(', ')} failed (${wall} s)\n`,
+      ? `test: all ${results.length} steps passed in ${wallSeconds.toFixed(1)} s\n`
+      : `test: ${failed.map((r) => r.name).join(', ')} failed (${wallSeconds.toFixed(1)} s)\n`,
   );
-  process.exitCode = failed.length === 0 ? 0 : 1;
-});
+  return failed.length === 0 ? 0 : 1;
+}
+
+async function main() {
+  const color = Boolean(process.stdout.isTTY);
+  const children = new Set();
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      for (const child of children) child.kill(signal);
+      process.exit(130);
+    });
+  }
+  const started = Date.now();
+  const results = await runSteps(defaultSteps(process.argv.slice(2), color), {
+    env: color ? { ...process.env, FORCE_COLOR: '1' } : process.env,
+    children,
+  });
+  const write = (text) => process.stdout.write(text);
+  process.exitCode = report(results, (Date.now() - started) / 1000, write);
+}
+
+module.exports = { runSteps, report };
+
+if (require.main === module) void main();
