@@ -15,7 +15,7 @@ import { ContainerProcess } from './container-process';
 import { checkHost, HostTools } from './host';
 import { HOST_PYTHON, pythonImage } from './image';
 import { ContainerConfigError, PodIdentity } from './kubelet';
-import { live } from './live';
+import { killProcessesNaming, live } from './live';
 import { loadManifests, ManifestSet, selectWorkload, Workload } from './manifest';
 import { PipIndexChoice, readHostPipConfig, resolvePipAccess } from './pip-access';
 import { POD_IP, PodNetwork } from './pod-network';
@@ -339,6 +339,8 @@ class PodRun {
       if (this.network.helperPid !== undefined) live.pids.delete(this.network.helperPid);
     }
     if (this.workDir !== undefined) {
+      const left = await killProcessesNaming(this.workDir);
+      if (left.length > 0) this.out(`cleanup: processes ${left.join(', ')} would not die`);
       fs.rmSync(this.workDir, { recursive: true, force: true });
       live.dirs.delete(this.workDir);
     }

@@ -2,11 +2,13 @@
 // identity and expansion rules, volume layout, bwrap arguments, pip access,
 // probe judging and timing (against an injected clock), the command line.
 // The real pods are in smoke-pods.test.ts.
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatResult, parseArgs, UsageError } from '../smoke/cli';
 import { pythonImage } from '../smoke/image';
 import { capabilities, ContainerConfigError, expand, processIdentity } from '../smoke/kubelet';
+import { killProcessesNaming } from '../smoke/live';
 import { loadManifests, selectWorkload } from '../smoke/manifest';
 import { PodSpec, ProbeSpec } from '../smoke/pod-spec';
 import { hostConfigFrom, parsePipConfigList, resolvePipAccess } from '../smoke/pip-access';
@@ -288,5 +290,24 @@ describe('smoke: command line and manifests', () => {
       'last 1 log line(s) of install:',
       '  | ERROR: boom',
     ]);
+  });
+});
+
+describe('smoke: cleanup', () => {
+  test('every process naming the run folder is killed, even outside its process group', async () => {
+    const marker = tmpDir('smoke-sweep-');
+    // Its own session, like bwrap's --new-session child: a group kill misses it.
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', marker], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      expect(await killProcessesNaming(marker)).toEqual([]);
+      expect(await exited).toBe('SIGKILL');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 });
