@@ -110,6 +110,7 @@ function main(): void {
       `t(1000)/t(100) = ${(apps[1].seconds / apps[0].seconds).toFixed(2)} (target <= 12)`,
     );
     console.log(`t(1000) = ${apps[1].seconds.toFixed(2)} s (target < 5 s)`);
+    console.log('\nThe test suite has its own: npm run bench:test (scripts/bench-test.ts).');
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

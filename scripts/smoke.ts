@@ -6,7 +6,8 @@
 import * as path from 'path';
 import { formatResult, parseArgs, UsageError } from '../smoke/cli';
 import { HostError } from '../smoke/host';
-import { emergencyCleanup, smokeRun } from '../smoke/pod-run';
+import { emergencyCleanup } from '../smoke/live';
+import { smokeRun } from '../smoke/pod-run';
 import { ManifestError } from '../smoke/read';
 
 // Bundled to .build/smoke.js (scripts/run-ts.js): the repo root is one level up.

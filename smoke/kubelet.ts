@@ -3,7 +3,8 @@
  * when it refuses to create it, its environment and command line. Messages
  * are the kubelet's, so the smoke run reads like `kubectl describe pod`.
  */
-import { ContainerSpec, ManifestSet, PodSpec, Workload } from './manifest';
+import { ManifestSet, Workload } from './manifest';
+import { ContainerSpec, PodSpec } from './pod-spec';
 import { ImageConfig } from './image';
 
 /** A container the kubelet refuses to create: CreateContainerConfigError. */

@@ -5,7 +5,7 @@
  * setting read from a Secret.
  */
 import { execFile } from 'child_process';
-import { ContainerSpec } from './manifest';
+import { ContainerSpec } from './pod-spec';
 
 export interface GetResult {
   readonly url: string;

@@ -5,7 +5,7 @@
  * successThreshold successes in a row, failure after failureThreshold
  * failures in a row. Messages are the kubelet's (`kubectl describe pod`).
  */
-import { ContainerSpec, ProbeSpec } from './manifest';
+import { ContainerSpec, ProbeSpec } from './pod-spec';
 import { resolvePort } from './kubelet';
 
 export type ProbeTarget =

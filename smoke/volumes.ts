@@ -6,7 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DataVolumeSource, ManifestSet, PodSpec, VolumeSpec, Workload } from './manifest';
+import { ManifestSet, Workload } from './manifest';
+import { DataVolumeSource, PodSpec, VolumeSpec } from './pod-spec';
 import { ManifestError } from './read';
 
 /** The kubelet cannot set a volume up: the pod stays in ContainerCreating. */

@@ -1,4 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
 /** A synthesized manifest, loosely typed: tests reach into it by path. */
 export type K8sObject = {
   apiVersion: string;
@@ -31,4 +35,17 @@ export function podSpecOf(object: K8sObject): any {
     default:
       return object.spec.template.spec;
   }
+}
+
+/** A maker of temporary folders that are all removed after the test file. */
+export function tempDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
 }
