@@ -1,3 +1,17 @@
+const path = require('path');
+const { ESM_ONLY } = require('./scripts/esm-packages');
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// An ESM-only package's entry file becomes one CommonJS bundle of the whole
+// package (scripts/jest-esm-transform.js); its other files are never loaded.
+// Each entry as a path below node_modules/, e.g. @kubernetes/client-node/dist/index.js.
+function entryBelowNodeModules(name) {
+  const packageDir = path.dirname(require.resolve(`${name}/package.json`));
+  const entry = path.relative(packageDir, require.resolve(name)).split(path.sep).join('/');
+  return escapeRegExp(`${name}/${entry}`);
+}
+const esmEntries = ESM_ONLY.map(entryBelowNodeModules);
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -7,7 +21,14 @@ module.exports = {
     // Type-checking happens once in `npm test` (tsc --noEmit); tsconfig's
     // isolatedModules makes ts-jest transpile file by file, which keeps Jest fast.
     '^.+\\.ts$': 'ts-jest',
+    ...Object.fromEntries(
+      esmEntries.map((entry) => [
+        `/node_modules/${entry}$`,
+        '<rootDir>/scripts/jest-esm-transform.js',
+      ]),
+    ),
   },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmEntries.join('|')})$)`],
   snapshotResolver: '<rootDir>/test/snapshot-resolver.js',
   testTimeout: 30000,
 };
