@@ -131,7 +131,7 @@ export async function dryRun(
   creates: ReadonlySet<string>,
 ): Promise<{ plans: Plan[]; rejections: Rejection[] }> {
   const rejections: Rejection[] = [];
-  const plans = await mapLimit(objects, CONCURRENCY, async (object): Promise<Plan | undefined> => {
+  const planOne = async (object: K8sObject): Promise<Plan | undefined> => {
     const ref = refOf(object);
     let live: k8s.KubernetesObject | undefined;
     try {
@@ -180,8 +180,24 @@ export async function dryRun(
       rejections.push({ ref, verb: `${APPLY} dryRun=All`, message: formatFailure(failure) });
       return undefined;
     }
-  });
-  return { plans: plans.filter((p): p is Plan => p !== undefined), rejections };
+  };
+  // One object per API version first: the client then knows every resource
+  // from one discovery request per version, instead of one per parallel request.
+  const ordered = applyGroups(objects).flat();
+  const seen = new Set<string>();
+  const first = ordered.filter((o) => !seen.has(o.apiVersion) && Boolean(seen.add(o.apiVersion)));
+  const rest = ordered.filter((o) => !first.includes(o));
+  const plans = [
+    ...(await mapLimit(first, CONCURRENCY, planOne)),
+    ...(await mapLimit(rest, CONCURRENCY, planOne)),
+  ];
+  const order = new Map(ordered.map((o, i) => [o, i]));
+  return {
+    plans: plans
+      .filter((p): p is Plan => p !== undefined)
+      .sort((a, b) => (order.get(a.object) ?? 0) - (order.get(b.object) ?? 0)),
+    rejections,
+  };
 }
 
 async function waitUntilGone(kube: Kube, ref: ObjectRef, timeoutMs: number): Promise<void> {

@@ -198,8 +198,8 @@ export async function waitForRollout(
         const key = keyOf(w);
         const object = workloadsOf(w).items.get(w.name) as Workload | undefined;
         if (!object) {
+          // Not listed by its watch yet: it was just applied.
           allDone = false;
-          say(key, 'not found yet');
           continue;
         }
         const judged =
