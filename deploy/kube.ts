@@ -141,11 +141,11 @@ export function describeFailure(error: unknown): RequestFailure {
         // not a Status object: fall through
       }
     }
-    const text = typeof body === 'string' && body.trim() ? `: ${body.trim().slice(0, 200)}` : '';
+    const text = typeof body === 'string' ? body.replace(/\s+/g, ' ').trim().slice(0, 200) : '';
     return {
       code,
       reason: code === 401 ? 'Unauthorized' : undefined,
-      message: `HTTP ${code}${text}`,
+      message: text || 'no message',
     };
   }
   const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string } };
@@ -167,9 +167,10 @@ export function statusCode(error: unknown): number | undefined {
   return error instanceof k8s.ApiException ? error.code : undefined;
 }
 
-/** `403 Forbidden: <message>` or the network error. */
+/** `403 Forbidden: <message>`, `HTTP 500: <body>`, or the network error. */
 export function formatFailure(failure: RequestFailure): string {
   if (failure.code === undefined) return failure.message;
-  const reason = failure.reason ? ` ${failure.reason}` : '';
-  return `${failure.code}${reason}: ${failure.message}`;
+  return failure.reason
+    ? `${failure.code} ${failure.reason}: ${failure.message}`
+    : `HTTP ${failure.code}: ${failure.message}`;
 }

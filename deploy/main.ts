@@ -7,9 +7,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { USAGE, UsageError, parseOptions, type Options } from './cli';
-import { DEFAULT_TIMING, Stop, install, unchanged, type Session, type Timing } from './install';
+import { install } from './install';
+import { DEFAULT_TIMING, Stop, unchanged, type Session, type Timing } from './session';
 import { Kube, KubeConfigError, describeFailure, formatFailure, loadKubeConfig } from './kube';
-import { FolderError, findBackend, namespacesOf, readFolder, type K8sObject } from './manifests';
+import {
+  FolderError,
+  findBackend,
+  namespacesOf,
+  readFolder,
+  shownPath,
+  type K8sObject,
+} from './manifests';
 import { Reporter, plural, type Clock, type Sink } from './output';
 import { PreflightError, checkArgoCd, liveVariant, serverVersion } from './preflight';
 import { ReleaseStore, current, formatRelease, gitCommit, type Release } from './release';
@@ -30,7 +38,7 @@ export interface DeployContext {
 }
 
 function shown(ctx: DeployContext, dir: string): string {
-  return path.relative(ctx.cwd, dir) || '.';
+  return shownPath(ctx.cwd, dir);
 }
 
 async function connect(
@@ -179,12 +187,13 @@ async function runDeploy(
   );
   const namespace =
     backend?.namespace ?? options.namespace ?? namespacesOf(folder.objects).used[0] ?? 'default';
+  const commit = gitCommit(dir); // meanwhile
   const s = await preflight(ctx, options, report, timing, folder.objects, namespace, variant);
   return install(s, {
     objects: folder.objects,
     variant,
     source: shown(ctx, dir),
-    commit: gitCommit(dir),
+    commit: await commit,
     description: `deploy ${shown(ctx, dir)}`,
   });
 }

@@ -151,6 +151,12 @@ export function applyGroups(objects: readonly K8sObject[]): K8sObject[][] {
 
 export class FolderError extends Error {}
 
+/** A path as the user knows it: relative below `cwd`, else absolute. */
+export function shownPath(cwd: string, dir: string): string {
+  const relative = path.relative(cwd, dir);
+  return relative === '' ? '.' : relative.startsWith('..') ? path.resolve(dir) : relative;
+}
+
 export interface Folder {
   dir: string;
   objects: K8sObject[];
@@ -163,7 +169,7 @@ export interface Folder {
  */
 export function readFolder(dir: string, cwd: string): Folder {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new FolderError(`${path.relative(cwd, dir) || dir} is not a folder (run npm run synth?)`);
+    throw new FolderError(`${shownPath(cwd, dir)} is not a folder (run npm run synth?)`);
   }
   const { findings } = validateDir(dir, cwd);
   const objects: K8sObject[] = [];
@@ -173,7 +179,7 @@ export function readFolder(dir: string, cwd: string): Folder {
     }
   }
   if (objects.length === 0 && findings.length === 0) {
-    throw new FolderError(`no YAML documents below ${path.relative(cwd, dir) || dir}`);
+    throw new FolderError(`no YAML documents below ${shownPath(cwd, dir)}`);
   }
   return { dir, objects, findings };
 }

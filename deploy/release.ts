@@ -5,7 +5,8 @@
  * variant; its `release` key holds the record (the applied manifests
  * included) as gzip-compressed JSON. The newest 10 are kept.
  */
-import { execFileSync } from 'child_process';
+import { execFile } from 'child_process';
+import { promisify } from 'util';
 import { gunzipSync, gzipSync } from 'zlib';
 import { FIELD_MANAGER, type Kube } from './kube';
 import type { K8sObject } from './manifests';
@@ -31,6 +32,7 @@ export interface Release {
 }
 
 export const KEEP_RELEASES = 10;
+const run = promisify(execFile);
 const PREFIX = 'sophia-manifests.release.v';
 const SECRET_TYPE = 'manifests.sophia.ai/release.v1';
 const LABELS = {
@@ -42,16 +44,15 @@ const LABELS = {
 const SELECTOR = `${LABELS.managedBy}=${FIELD_MANAGER},${LABELS.revision}`;
 
 /** The commit of the git work tree holding `dir`, if there is one. */
-export function gitCommit(dir: string): string | undefined {
-  const git = (args: string[]) =>
-    execFileSync('git', ['-C', dir, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
+export async function gitCommit(dir: string): Promise<string | undefined> {
+  const git = async (args: string[]) =>
+    (await run('git', ['-C', dir, ...args], { encoding: 'utf8' })).stdout.trim();
   try {
-    const commit = git(['rev-parse', 'HEAD']);
-    const dirty = git(['status', '--porcelain', '--', '.']) !== '';
-    return dirty ? `${commit}+dirty` : commit;
+    const [commit, status] = await Promise.all([
+      git(['rev-parse', 'HEAD']),
+      git(['status', '--porcelain', '--', '.']),
+    ]);
+    return status === '' ? commit : `${commit}+dirty`;
   } catch {
     return undefined;
   }

@@ -10,7 +10,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are JSON */
 import { createHash, randomBytes } from 'crypto';
-import { isReady, startPod, type KubeletHooks, type PodBehaviour } from './kubelet';
+import { isReady, nodeMatches, startPod, type KubeletHooks, type PodBehaviour } from './kubelet';
 import { CORE_RESOURCES, type Resource } from './resources';
 import { clone, now, type Obj, type Store, type StoreEvent } from './store';
 
@@ -69,6 +69,8 @@ export class Controllers {
   readonly timeline: TimelineEntry[] = [];
   private readonly logs = new Map<string, { current: string[]; previous?: string[] }>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Events by involved object, reason and message: a repeat counts up. */
+  private readonly eventNames = new Map<string, string>();
   private stopped = false;
 
   constructor(
@@ -160,26 +162,20 @@ export class Controllers {
   /** Records an event as the kubelet or a controller does (repeats count up). */
   event(involved: Obj, type: string, reason: string, message: string): void {
     const ns = involved.metadata.namespace ?? 'default';
-    const same = this.store
-      .list(EVENTS, ns)
-      .find(
-        (e) =>
-          e.involvedObject.uid === involved.metadata.uid &&
-          e.reason === reason &&
-          e.message === message,
-      );
+    const key = `${involved.metadata.uid}/${reason}/${message}`;
+    const name = this.eventNames.get(key);
+    const same = name ? this.store.get(EVENTS, ns, name) : undefined;
     const t = now();
     if (same) {
       this.store.put(EVENTS, { ...same, count: same.count + 1, lastTimestamp: t });
       return;
     }
+    const eventName = `${involved.metadata.name}.${randomBytes(8).toString('hex')}`;
+    this.eventNames.set(key, eventName);
     this.store.put(EVENTS, {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: {
-        name: `${involved.metadata.name}.${randomBytes(8).toString('hex')}`,
-        namespace: ns,
-      },
+      metadata: { name: eventName, namespace: ns },
       involvedObject: {
         apiVersion: involved.apiVersion,
         kind: involved.kind,
@@ -335,29 +331,10 @@ export class Controllers {
     this.store.put(DEPLOYMENTS, d);
   }
 
-  private nodeMatches(template: any, node: Obj): boolean {
-    const labels = node.metadata.labels ?? {};
-    const selector = template.spec?.nodeSelector ?? {};
-    if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) return false;
-    const terms =
-      template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
-        ?.nodeSelectorTerms;
-    if (!terms) return true;
-    return terms.some((t: any) =>
-      (t.matchExpressions ?? []).every((e: any) =>
-        e.operator === 'In'
-          ? e.values.includes(labels[e.key])
-          : e.operator === 'Exists'
-            ? e.key in labels
-            : true,
-      ),
-    );
-  }
-
   private syncDaemonSet(ns: string, name: string): void {
     const ds = this.store.get(DAEMONSETS, ns, name);
     if (!ds) return;
-    const nodes = this.options.nodes.filter((n) => this.nodeMatches(ds.spec.template, n));
+    const nodes = this.options.nodes.filter((n) => nodeMatches(ds.spec.template, n));
     const generation = String(ds.metadata.generation);
     const pods = this.store.list(PODS, ns).filter((p) => owns(ds, p));
     for (const p of pods)

@@ -106,7 +106,7 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     kubeconfig(extra = {}) {
       const context = extra.context ?? 'fake';
       const file = path.join(temp, `${context}.yaml`);
-      const user = extra.token ? `\n    token: ${extra.token}` : ' {}';
+      const user = extra.token ? `\n      token: ${extra.token}` : ' {}';
       fs.writeFileSync(
         file,
         `apiVersion: v1

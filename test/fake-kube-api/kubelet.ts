@@ -292,3 +292,23 @@ export function isReady(pod: Obj): boolean {
     !pod.metadata.deletionTimestamp
   );
 }
+
+/** The scheduler's node filter: nodeSelector and required node affinity (In, Exists). */
+export function nodeMatches(template: any, node: Obj): boolean {
+  const labels = node.metadata.labels ?? {};
+  const selector = template.spec?.nodeSelector ?? {};
+  if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) return false;
+  const terms =
+    template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms;
+  if (!terms) return true;
+  return terms.some((t: any) =>
+    (t.matchExpressions ?? []).every((e: any) =>
+      e.operator === 'In'
+        ? e.values.includes(labels[e.key])
+        : e.operator === 'Exists'
+          ? e.key in labels
+          : true,
+    ),
+  );
+}

@@ -112,12 +112,8 @@ export class Store {
     }
     next.metadata.resourceVersion = String(++this.rv);
     this.objects.set(k, { res, object: next });
-    this.emit({
-      type: existing ? 'MODIFIED' : 'ADDED',
-      resource: res,
-      object: clone(next),
-      rv: this.rv,
-    });
+    // Listeners only read events: they share the stored object.
+    this.emit({ type: existing ? 'MODIFIED' : 'ADDED', resource: res, object: next, rv: this.rv });
     return clone(next);
   }
 
