@@ -43,16 +43,22 @@ const LABELS = {
 };
 const SELECTOR = `${LABELS.managedBy}=${FIELD_MANAGER},${LABELS.revision}`;
 
-/** The commit of the git work tree holding `dir`, if there is one. */
+/** The commit of the git work tree holding `dir` (`+dirty` with changes below it), if any. */
 export async function gitCommit(dir: string): Promise<string | undefined> {
-  const git = async (args: string[]) =>
-    (await run('git', ['-C', dir, ...args], { encoding: 'utf8' })).stdout.trim();
   try {
-    const [commit, status] = await Promise.all([
-      git(['rev-parse', 'HEAD']),
-      git(['status', '--porcelain', '--', '.']),
-    ]);
-    return status === '' ? commit : `${commit}+dirty`;
+    // One process: porcelain v2 heads its output with `# branch.oid <commit>`.
+    const { stdout } = await run(
+      'git',
+      ['-C', dir, 'status', '--porcelain=v2', '--branch', '--', '.'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const commit = /^# branch\.oid ([0-9a-f]{7,})$/m.exec(stdout)?.[1];
+    if (!commit) return undefined;
+    return stdout.split('\n').some((line) => line !== '' && !line.startsWith('#'))
+      ? `${commit}+dirty`
+      : commit;
   } catch {
     return undefined;
   }

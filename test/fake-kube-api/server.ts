@@ -202,7 +202,7 @@ function handle(
     );
   const namespaceMissing = () => {
     const nsRes = resources.find((x) => x.kind === 'Namespace') as Resource;
-    if (!r.res.namespaced || !r.namespace || o.store.get(nsRes, undefined, r.namespace))
+    if (!r.res.namespaced || !r.namespace || o.store.peek(nsRes, undefined, r.namespace))
       return false;
     send(
       res,
@@ -218,12 +218,12 @@ function handle(
   switch (method) {
     case 'GET': {
       if (r.name) {
-        const object = o.store.get(r.res, r.namespace, r.name);
+        const object = o.store.peek(r.res, r.namespace, r.name);
         return object ? send(res, 200, object) : notFound(r.name);
       }
       if (q.get('watch') === 'true') return watch(o, r, q, res);
       const items = o.store
-        .list(r.res, r.namespace)
+        .peekList(r.res, r.namespace)
         .filter(
           (x) =>
             matchesLabels(q.get('labelSelector') ?? undefined, x.metadata.labels) &&
@@ -266,7 +266,7 @@ function handle(
       const applied = (
         body.trimStart().startsWith('{') ? JSON.parse(body) : parseYaml(body)
       ) as Obj;
-      const live = o.store.get(r.res, r.namespace, r.name as string);
+      const live = o.store.peek(r.res, r.namespace, r.name as string);
       let next: Obj;
       try {
         next = serverSideApply(live, applied, manager, q.get('force') === 'true');
@@ -312,7 +312,7 @@ function handle(
     case 'POST': {
       if (namespaceMissing()) return;
       const object = JSON.parse(body) as Obj;
-      if (o.store.get(r.res, r.namespace, object.metadata.name)) {
+      if (o.store.peek(r.res, r.namespace, object.metadata.name)) {
         const name = object.metadata.name;
         return send(
           res,
@@ -330,7 +330,7 @@ function handle(
     }
     case 'PUT': {
       const object = JSON.parse(body) as Obj;
-      const live = o.store.get(r.res, r.namespace, r.name as string);
+      const live = o.store.peek(r.res, r.namespace, r.name as string);
       if (!live) return notFound(r.name as string);
       if (
         object.metadata.resourceVersion &&
@@ -352,7 +352,7 @@ function handle(
       return send(res, 200, o.store.put(r.res, object, dryRun));
     }
     case 'DELETE': {
-      const live = o.store.get(r.res, r.namespace, r.name as string);
+      const live = o.store.peek(r.res, r.namespace, r.name as string);
       if (!live) return notFound(r.name as string);
       if (!dryRun) o.store.delete(r.res, r.namespace, r.name as string);
       return send(res, 200, {

@@ -71,6 +71,22 @@ export class Store {
     return found ? clone(found.object) : undefined;
   }
 
+  /** The stored object itself, for readers that never change it (no copy). */
+  peek(res: Resource, namespace: string | undefined, name: string): Obj | undefined {
+    return this.objects.get(key(res, res.namespaced ? namespace : undefined, name))?.object;
+  }
+
+  /** The stored objects themselves, sorted by name, for readers only. */
+  peekList(res: Resource, namespace?: string): Obj[] {
+    return [...this.objects.values()]
+      .filter(
+        (e) =>
+          e.res === res && (namespace === undefined || e.object.metadata.namespace === namespace),
+      )
+      .map((e) => e.object)
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
   list(res: Resource, namespace?: string): Obj[] {
     return [...this.objects.values()]
       .filter(

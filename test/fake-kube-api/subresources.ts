@@ -25,7 +25,7 @@ export function watch(
   const from = Number(q.get('resourceVersion') || 0);
   if (!from) {
     // "Get state and start at most recent": the current objects as ADDED.
-    for (const x of o.store.list(r.res, r.namespace)) if (selected(x)) write('ADDED', x);
+    for (const x of o.store.peekList(r.res, r.namespace)) if (selected(x)) write('ADDED', x);
   } else {
     for (const e of o.store.log)
       if (e.rv > from && e.resource === r.res && selected(e.object)) write(e.type, e.object);
@@ -50,7 +50,7 @@ export function podLog(
   res: http.ServerResponse,
   notFound: (name: string) => void,
 ): void {
-  const pod = o.store.get(r.res, r.namespace, r.name as string);
+  const pod = o.store.peek(r.res, r.namespace, r.name as string);
   if (!pod) return notFound(r.name as string);
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map(
     (c: any) => c.name,
@@ -85,7 +85,7 @@ export function podLog(
 
 export function serviceProxy(o: ServerOptions, r: Route, res: http.ServerResponse): void {
   const [name, port] = (r.name as string).split(':');
-  const service = o.store.get(r.res, r.namespace, name);
+  const service = o.store.peek(r.res, r.namespace, name);
   if (!service) {
     return send(
       res,
