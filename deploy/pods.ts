@@ -110,7 +110,8 @@ export function podStatusWord(pod: Pod): string {
     if (reason && reason !== 'PodInitializing') return `Init:${reason}`;
     break;
   }
-  if (initDone < initTotal) return `Init:${initDone}/${initTotal}`;
+  // As kubectl: only init containers that report a status count as initializing.
+  if (inits.length > 0 && initDone < initTotal) return `Init:${initDone}/${initTotal}`;
   for (const s of status.containerStatuses ?? []) {
     const reason = s.state?.waiting?.reason ?? s.state?.terminated?.reason;
     if (reason) return reason;

@@ -314,6 +314,60 @@ describe('npm run deploy: history and rollback', () => {
       }),
   );
 
+  test.concurrent(
+    'Ctrl-C while waiting records the release as failed; a deploy still pending blocks another',
+    () =>
+      withCluster(
+        {
+          behaviour: (w) =>
+            w.metadata.name === 'sophia-backend' ? { kind: 'unschedulable' } : { kind: 'ready' },
+        },
+        async (cluster) => {
+          const controller = new AbortController();
+          const run = await deploy(cluster, ['--variant', 'hardened', '--timeout', '60'], {
+            signal: controller.signal,
+            onLine: (line) => {
+              if (line.includes('wait: 3 workloads')) setTimeout(() => controller.abort(), 50);
+            },
+          });
+          expect(run.code).toBe(1);
+          expect(run.last).toBe('FAILED revision 1 (hardened): interrupted; not rolled back');
+          expect(
+            cluster.get('Secret', NS, 'sophia-manifests.release.v1')?.metadata.labels?.[
+              'manifests.sophia.ai/release-status'
+            ],
+          ).toBe('failed');
+          // A release recorded as pending, its deadline ahead: another deploy runs.
+          const releases = new ReleaseStore(
+            new Kube(loadKubeConfig({ KUBECONFIG: cluster.kubeconfig() }), 3000),
+            NS,
+          );
+          const [failed] = await releases.list();
+          const future = new Date(Date.now() + 60_000).toISOString();
+          await releases.create({ ...failed, revision: 2, status: 'pending', deadline: future });
+          const blocked = await deploy(cluster, ['--variant', 'hardened']);
+          expect(blocked.code).toBe(2);
+          expect(blocked.last).toMatch(
+            /^FAILED \(nothing was changed\): revision 2 \(hardened\) is being deployed since .* \(another npm run deploy\?\); it times out at /,
+          );
+          // Once past its deadline it was interrupted: marked failed, and the deploy goes on.
+          await releases.create({
+            ...failed,
+            revision: 3,
+            status: 'pending',
+            deadline: new Date(Date.now() - 1000).toISOString(),
+          });
+          const next = await deploy(cluster, ['--variant', 'hardened', '--dry-run']);
+          expect(next.code).toBe(0);
+          expect(
+            cluster.get('Secret', NS, 'sophia-manifests.release.v3')?.metadata.labels?.[
+              'manifests.sophia.ai/release-status'
+            ],
+          ).toBe('failed');
+        },
+      ),
+  );
+
   test.concurrent('a failed health check is explained and rolled back', () =>
     withCluster(
       {
@@ -357,8 +411,10 @@ describe('npm run deploy: history and rollback', () => {
           /^DELETE \/apis\/batch\/v1\/namespaces\/sophia-ai-prod\/jobs\/gpu-check-development\?dryRun=All/,
         ),
       );
-      const run = await deploy(cluster, ['--variant', 'hardened', '--dir', dir]);
+      const run = await deploy(cluster, ['--variant', 'hardened', '--dir', dir, '--wait-jobs']);
       expect(run.code).toBe(0);
+      expect(run.output).toContain('wait: 8 workloads to roll out');
+      expect(run.output).toContain('wait: Job sophia-ai-prod/gpu-check-development: complete');
       expect(run.output).toMatch(/ {9}replaced {2}Job sophia-ai-prod\/gpu-check-development/);
       const after = cluster.get('Job', NS, 'gpu-check-development') as Obj;
       expect(after.metadata.uid).not.toBe(before.metadata.uid);

@@ -209,6 +209,32 @@ describe('npm run deploy', () => {
       ),
   );
 
+  test.concurrent('pods that never get scheduled: ProgressDeadlineExceeded stops the wait', () =>
+    withCluster(
+      {
+        behaviour: (w) =>
+          w.metadata.name === 'sophia-backend' ? { kind: 'unschedulable' } : { kind: 'ready' },
+        progressDeadlineMs: () => 150,
+      },
+      async (cluster) => {
+        const run = await deploy(cluster, ['--variant', 'hardened', '--timeout', '60']);
+        expect(run.code).toBe(1);
+        expect(run.output).toMatch(
+          /rollout failed: ProgressDeadlineExceeded: ReplicaSet "sophia-backend-\w+" has timed out progressing\./,
+        );
+        expect(run.output).toMatch(
+          /pod sophia-backend-\w+-\w+: Pending \(Pending\), ready 0\/1, restarts 0/,
+        );
+        expect(run.output).toContain(
+          'not scheduled: Unschedulable 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.',
+        );
+        expect(run.output).toMatch(
+          /FailedScheduling pod\/sophia-backend-\w+-\w+: 0\/1 nodes are available/,
+        );
+      },
+    ),
+  );
+
   test.concurrent(
     'a variant switch prunes the PDB only hardened has and keeps the Namespaces',
     () =>

@@ -37,6 +37,8 @@ export interface ControllerOptions {
   reactMs: number;
   /** Node objects; DaemonSets run a pod on each matching one. */
   nodes: Obj[];
+  /** A Deployment's progressDeadlineSeconds, in milliseconds of this fake. */
+  progressDeadlineMs: (seconds: number) => number;
 }
 
 function ownerRef(owner: Obj) {
@@ -71,6 +73,8 @@ export class Controllers {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Events by involved object, reason and message: a repeat counts up. */
   private readonly eventNames = new Map<string, string>();
+  /** Per Deployment uid: its last progress, for the progress deadline. */
+  private readonly progress = new Map<string, { key: string; at: number }>();
   private stopped = false;
 
   constructor(
@@ -204,6 +208,7 @@ export class Controllers {
     behaviourOf: Obj,
     labels: Record<string, string>,
   ): void {
+    const behaviour = this.options.behaviour(behaviourOf);
     const pod = this.store.put(PODS, {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -214,10 +219,14 @@ export class Controllers {
         annotations: template.metadata?.annotations,
         ownerReferences: [ownerRef(owner)],
       },
-      spec: { ...clone(template.spec), nodeName: 'fake-node-1' },
+      // The scheduler's choice; an unschedulable pod gets none.
+      spec: {
+        ...clone(template.spec),
+        ...(behaviour.kind === 'unschedulable' ? {} : { nodeName: 'fake-node-1' }),
+      },
       status: { phase: 'Pending' },
     });
-    startPod(pod, this.options.behaviour(behaviourOf), this.hooks());
+    startPod(pod, behaviour, this.hooks());
   }
 
   private syncDeployment(ns: string, name: string): void {
@@ -286,6 +295,17 @@ export class Controllers {
     const updated = live.filter((p) => owns(current as Obj, p)).length;
     const ready = live.filter(isReady).length;
     const complete = updated === replicas && ready === replicas && live.length === replicas;
+    // No progress (a new ReplicaSet, a pod more ready) within the deadline: stalled.
+    const progressKey = `${current.metadata.name}/${updated}/${ready}`;
+    const progress = this.progress.get(d.metadata.uid as string);
+    if (progress?.key !== progressKey) {
+      this.progress.set(d.metadata.uid as string, { key: progressKey, at: Date.now() });
+      const deadline = this.options.progressDeadlineMs(d.spec.progressDeadlineSeconds ?? 600);
+      if (!complete) this.after(() => this.syncDeployment(ns, name), deadline + 1);
+    }
+    const since = Date.now() - (this.progress.get(d.metadata.uid as string)?.at ?? Date.now());
+    const stalled =
+      !complete && since > this.options.progressDeadlineMs(d.spec.progressDeadlineSeconds ?? 600);
     d.metadata.annotations = {
       ...d.metadata.annotations,
       [REVISION]: current.metadata.annotations?.[REVISION] as string,
@@ -320,12 +340,19 @@ export class Controllers {
             ? 'Deployment has minimum availability.'
             : 'Deployment does not have minimum availability.',
         ),
-        cond(
-          'Progressing',
-          true,
-          complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
-          `ReplicaSet "${current.metadata.name}" ${complete ? 'has successfully progressed' : 'is progressing'}.`,
-        ),
+        stalled
+          ? cond(
+              'Progressing',
+              false,
+              'ProgressDeadlineExceeded',
+              `ReplicaSet "${current.metadata.name}" has timed out progressing.`,
+            )
+          : cond(
+              'Progressing',
+              true,
+              complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+              `ReplicaSet "${current.metadata.name}" ${complete ? 'has successfully progressed' : 'is progressing'}.`,
+            ),
       ],
     };
     this.store.put(DEPLOYMENTS, d);

@@ -37,6 +37,8 @@ export interface FakeClusterOptions {
   argoCd?: boolean;
   nodes?: Obj[];
   reactMs?: number;
+  /** How long a Deployment's progress deadline lasts here (default: its seconds). */
+  progressDeadlineMs?: (seconds: number) => number;
 }
 
 export interface FakeCluster {
@@ -65,6 +67,7 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     behaviour: (w) => (opts.behaviour ?? (() => HEALTHY))(w),
     reactMs: opts.reactMs ?? 2,
     nodes: opts.nodes ?? [],
+    progressDeadlineMs: opts.progressDeadlineMs ?? ((seconds) => seconds * 1000),
   });
   const requests: string[] = [];
   const server = createServer({
