@@ -145,7 +145,8 @@ export function podFailure(pod: Pod): string | undefined {
   for (const [what, s] of all) {
     const waiting = s.state?.waiting;
     if (waiting?.reason && FAIL_FAST_REASONS.has(waiting.reason)) {
-      return `${what} ${s.name}: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}`;
+      // The message (back-off delay, pull error) is in the explanation.
+      return `${what} ${s.name}: ${waiting.reason}`;
     }
   }
   for (const s of status.initContainerStatuses ?? []) {
@@ -157,4 +158,38 @@ export function podFailure(pod: Pod): string | undefined {
   }
   if (status.phase === 'Failed') return `pod failed${status.reason ? `: ${status.reason}` : ''}`;
   return undefined;
+}
+
+const REVISION = 'deployment.kubernetes.io/revision';
+
+/**
+ * The pods of a workload's newest revision, as kubectl rollout status sees
+ * it: a Deployment's through the ReplicaSet of its current revision (none
+ * until the controller observed the new spec); a DaemonSet's by their
+ * pod-template-generation label; a Job's are all its pods.
+ */
+export function revisionPods(
+  kind: string,
+  workload: Workload,
+  replicaSets: readonly Workload[],
+  pods: readonly Pod[],
+): Pod[] {
+  if (kind === 'Deployment') {
+    if ((workload.metadata.generation ?? 0) > (workload.status?.observedGeneration ?? 0)) return [];
+    const revision = workload.metadata.annotations?.[REVISION];
+    const rs = replicaSets.find(
+      (r) => ownedBy(r, workload) && r.metadata.annotations?.[REVISION] === revision,
+    );
+    return rs ? pods.filter((p) => ownedBy(p, rs)) : [];
+  }
+  const owned = pods.filter((p) => ownedBy(p, workload));
+  if (kind !== 'DaemonSet') return owned;
+  const generation = String(workload.metadata.generation ?? '');
+  const current = owned.filter(
+    (p) => p.metadata.labels?.['pod-template-generation'] === generation,
+  );
+  // Without the (deprecated) label, every pod of the DaemonSet.
+  return current.length > 0 || owned.every((p) => p.metadata.labels?.['pod-template-generation'])
+    ? current
+    : owned;
 }

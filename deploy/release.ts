@@ -2,8 +2,8 @@
  * Release history, kept in the cluster the way Helm keeps it: one Secret per
  * revision in the app's namespace (`sophia-manifests.release.v<N>`, type
  * `manifests.sophia.ai/release.v1`), labelled with its revision, status and
- * variant; its `release` key holds the record (the applied manifests
- * included) as gzip-compressed JSON. The newest 10 are kept.
+ * variant. Its `release` key holds the record as JSON, its `manifests` key
+ * the applied manifests as gzip-compressed JSON. The newest 10 are kept.
  */
 import { execFile } from 'child_process';
 import { promisify } from 'util';
@@ -68,8 +68,20 @@ function statusLabel(status: ReleaseStatus): string {
   return status.replace(' ', '-');
 }
 
+/** Compressed manifests by their array: a status update does not compress them again. */
+const compressed = new WeakMap<readonly K8sObject[], string>();
+
+function compress(objects: readonly K8sObject[]): string {
+  let data = compressed.get(objects);
+  if (data === undefined) {
+    data = gzipSync(Buffer.from(JSON.stringify(objects))).toString('base64');
+    compressed.set(objects, data);
+  }
+  return data;
+}
+
 function toSecret(release: Release, namespace: string, resourceVersion?: string): K8sObject {
-  const data = gzipSync(Buffer.from(JSON.stringify(release))).toString('base64');
+  const { objects, ...record } = release;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -85,7 +97,10 @@ function toSecret(release: Release, namespace: string, resourceVersion?: string)
       },
     },
     type: SECRET_TYPE,
-    data: { release: data },
+    data: {
+      release: Buffer.from(JSON.stringify(record)).toString('base64'),
+      manifests: compress(objects),
+    },
   };
 }
 
@@ -126,11 +141,16 @@ export class ReleaseStore {
     }
     const releases: Release[] = [];
     for (const item of items) {
-      const encoded = item.data?.release;
-      if (!encoded) continue;
-      const release = JSON.parse(
-        gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8'),
-      ) as Release;
+      const { release: record, manifests } = item.data ?? {};
+      if (!record || !manifests) continue;
+      const objects = JSON.parse(
+        gunzipSync(Buffer.from(manifests, 'base64')).toString('utf8'),
+      ) as K8sObject[];
+      compressed.set(objects, manifests);
+      const release = {
+        ...JSON.parse(Buffer.from(record, 'base64').toString('utf8')),
+        objects,
+      } as Release;
       this.versions.set(release.revision, item.metadata?.resourceVersion ?? '');
       releases.push(release);
     }

@@ -9,7 +9,7 @@
 import type { Kube } from './kube';
 import { describeRef } from './manifests';
 import type { Reporter } from './output';
-import { ownedBy, podFailure, podSummary, type Pod, type Workload } from './pods';
+import { podFailure, podSummary, revisionPods, type Pod, type Workload } from './pods';
 
 export interface WorkloadRef {
   kind: 'Deployment' | 'DaemonSet' | 'Job';
@@ -35,8 +35,6 @@ interface Judgement {
   message: string;
   failed?: string;
 }
-
-const REVISION = 'deployment.kubernetes.io/revision';
 
 function condition(workload: Workload, type: string) {
   return (workload.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
@@ -142,29 +140,13 @@ export async function waitForRollout(
   }
 
   /** Pods of the workload's newest revision (none until the controller made it). */
-  const newPods = (w: WorkloadRef, object: Workload): Pod[] => {
-    const all = [...pods(w.namespace).items.values()] as Pod[];
-    if (w.kind === 'Deployment') {
-      if ((object.metadata.generation ?? 0) > (object.status?.observedGeneration ?? 0)) return [];
-      const revision = object.metadata.annotations?.[REVISION];
-      const rs = ([...replicaSets(w.namespace).items.values()] as Workload[]).find(
-        (r) => ownedBy(r, object) && r.metadata.annotations?.[REVISION] === revision,
-      );
-      return rs ? all.filter((p) => ownedBy(p, rs)) : [];
-    }
-    const owned = all.filter((p) => ownedBy(p, object));
-    if (w.kind === 'DaemonSet') {
-      const generation = String(object.metadata.generation ?? '');
-      const current = owned.filter(
-        (p) => p.metadata.labels?.['pod-template-generation'] === generation,
-      );
-      return current.length > 0 ||
-        owned.every((p) => p.metadata.labels?.['pod-template-generation'])
-        ? current
-        : owned;
-    }
-    return owned;
-  };
+  const newPods = (w: WorkloadRef, object: Workload): Pod[] =>
+    revisionPods(
+      w.kind,
+      object,
+      w.kind === 'Deployment' ? ([...replicaSets(w.namespace).items.values()] as Workload[]) : [],
+      [...pods(w.namespace).items.values()] as Pod[],
+    );
 
   return new Promise<RolloutOutcome>((resolve) => {
     const lastMessage = new Map<string, string>();

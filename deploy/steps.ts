@@ -6,9 +6,9 @@
 import { applyAll, formatRejection, type Plan } from './apply';
 import { explain } from './explain';
 import { FIELD_MANAGER, type Kube } from './kube';
-import { describeRef, findBackend, refOf, type Backend, type K8sObject } from './manifests';
+import { describeRef, findBackend, refOf, type K8sObject } from './manifests';
 import { plural } from './output';
-import { ownedBy, type Pod } from './pods';
+import { revisionPods, type Pod, type Workload } from './pods';
 import { deleteAll, pruneSet } from './prune';
 import type { Release } from './release';
 import { waitForRollout, type RolloutOutcome, type WorkloadRef } from './rollout';
@@ -26,41 +26,60 @@ function workloadsOf(objects: readonly K8sObject[], waitJobs: boolean): Workload
     }));
 }
 
-/** Pods of the backend's newest revision, for an explanation after a failed health check. */
-async function backendPods(kube: Kube, backend: Backend): Promise<Pod[]> {
-  const selector = (
-    backend.deployment.spec as { selector?: { matchLabels?: Record<string, string> } }
-  )?.selector;
-  const labelSelector = Object.entries(selector?.matchLabels ?? {})
+const plain = <T>(o: unknown) => JSON.parse(JSON.stringify(o)) as T;
+
+/**
+ * The pods of a workload's newest revision, listed now: the explanation
+ * shows the API's current state, not what a watch had delivered so far.
+ */
+async function currentPods(kube: Kube, w: WorkloadRef): Promise<Pod[]> {
+  const apiVersion = w.kind === 'Job' ? 'batch/v1' : 'apps/v1';
+  const workload = plain<Workload>(
+    await kube.objects.read({
+      apiVersion,
+      kind: w.kind,
+      metadata: { name: w.name, namespace: w.namespace },
+    }),
+  );
+  const selector = (workload.spec?.selector?.matchLabels ?? {}) as Record<string, string>;
+  const labelSelector = Object.entries(selector)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  const ns = backend.namespace;
-  const [deployment, sets, pods] = await Promise.all([
-    kube.objects.read({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: backend.name, namespace: ns },
-    }),
-    kube.objects.list(
-      'apps/v1',
-      'ReplicaSet',
-      ns,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      labelSelector,
-    ),
-    kube.core.listNamespacedPod({ namespace: ns, labelSelector }),
+  const [sets, pods] = await Promise.all([
+    w.kind === 'Deployment'
+      ? kube.objects.list(
+          'apps/v1',
+          'ReplicaSet',
+          w.namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+        )
+      : Promise.resolve({ items: [] }),
+    kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector }),
   ]);
-  const plain = <T>(o: unknown) => JSON.parse(JSON.stringify(o)) as T;
-  const d = plain<Pod>(deployment);
-  const revision = d.metadata.annotations?.['deployment.kubernetes.io/revision'];
-  const rs = plain<{ items: Pod[] }>(sets).items.find(
-    (r) =>
-      ownedBy(r, d) && r.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision,
+  return revisionPods(
+    w.kind,
+    workload,
+    plain<{ items: Workload[] }>(sets).items,
+    plain<{ items: Pod[] }>(pods).items,
   );
-  return plain<{ items: Pod[] }>(pods).items.filter((p) => rs && ownedBy(p, rs));
+}
+
+/** Explains a failed rollout from a fresh listing (the watch's view when listing fails). */
+async function explainFailure(
+  s: Session,
+  w: WorkloadRef | undefined,
+  seen: Pod[],
+  culprit?: Pod,
+): Promise<void> {
+  const pods = w ? await currentPods(s.kube, w).catch(() => seen) : seen;
+  const fresh = culprit
+    ? (pods.find((p) => p.metadata.name === culprit.metadata.name) ?? culprit)
+    : undefined;
+  await explain(s.kube, w, pods, fresh, s.report);
 }
 
 export interface Rollout {
@@ -83,7 +102,7 @@ async function rollOut(s: Session, objects: readonly K8sObject[]): Promise<Rollo
   if (!outcome.ok) {
     s.report.step(`rollout failed: ${outcome.reason}`);
     if (!outcome.interrupted)
-      await explain(s.kube, outcome.workload, outcome.pods, outcome.culprit, s.report);
+      await explainFailure(s, outcome.workload, outcome.pods, outcome.culprit);
     return { ok: false, reason: outcome.reason, interrupted: outcome.interrupted };
   }
   const backend = findBackend(objects);
@@ -97,13 +116,11 @@ async function rollOut(s: Session, objects: readonly K8sObject[]): Promise<Rollo
     signal: s.signal,
   });
   if (failure === undefined) return { ok: true };
-  const pods = await backendPods(s.kube, backend).catch(() => []);
-  const workload: WorkloadRef = {
-    kind: 'Deployment',
-    namespace: backend.namespace,
-    name: backend.name,
-  };
-  await explain(s.kube, workload, pods, undefined, s.report);
+  await explainFailure(
+    s,
+    { kind: 'Deployment', namespace: backend.namespace, name: backend.name },
+    [],
+  );
   return { ok: false, reason: failure };
 }
 

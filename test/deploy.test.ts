@@ -26,6 +26,14 @@ const rootDebugCrashes = (w: Obj): PodBehaviour =>
     ? { kind: 'crashLoop', log: TRACEBACK, afterMs: 40 }
     : { kind: 'ready', afterMs: 30 };
 
+/** Waits until the fake's controllers stopped writing (50 ms without a change). */
+async function settled(cluster: FakeCluster): Promise<void> {
+  for (let last = -1; last !== cluster.store.resourceVersion();) {
+    last = cluster.store.resourceVersion();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function withCluster<T>(
   options: Parameters<typeof startFakeCluster>[0],
   fn: (c: FakeCluster) => Promise<T>,
@@ -120,7 +128,7 @@ describe('npm run deploy', () => {
         expect(run.code).toBe(1);
         expect(run.output).toContain('this switches it from hardened to root-debug');
         expect(run.output).toMatch(
-          /rollout failed: pod sophia-backend-\w+-\w+: container app: CrashLoopBackOff \(back-off 10s/,
+          /rollout failed: pod sophia-backend-\w+-\w+: container app: CrashLoopBackOff$/m,
         );
         // The explanation: pod, containers, events, the previous instance's log.
         expect(run.output).toMatch(
@@ -214,7 +222,7 @@ describe('npm run deploy', () => {
       {
         behaviour: (w) =>
           w.metadata.name === 'sophia-backend' ? { kind: 'unschedulable' } : { kind: 'ready' },
-        progressDeadlineMs: () => 150,
+        progressDeadlineMs: () => 300,
       },
       async (cluster) => {
         const run = await deploy(cluster, ['--variant', 'hardened', '--timeout', '60']);
@@ -261,6 +269,7 @@ describe('npm run deploy', () => {
     () =>
       withCluster({}, async (cluster) => {
         expect((await deploy(cluster, ['--variant', 'hardened'])).code).toBe(0);
+        await settled(cluster); // the controllers' last status writes
         const before = cluster.store.resourceVersion();
         const requestsBefore = cluster.requests.length;
         const run = await deploy(cluster, ['--variant', 'root-debug', '--dry-run']);

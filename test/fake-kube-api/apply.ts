@@ -8,7 +8,7 @@
  * defaults and immutability checks run, as they do after a real merge.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects are JSON */
-import { clone, now, type Obj } from './store';
+import { canonical, clone, now, type Obj } from './store';
 
 type Path = string[];
 
@@ -107,7 +107,7 @@ export function serverSideApply(
   for (const [other, otherPaths] of owned) {
     if (other === manager) continue;
     for (const p of otherPaths) {
-      if (wanted.has(key(p)) && JSON.stringify(get(live, p)) !== JSON.stringify(get(body, p))) {
+      if (wanted.has(key(p)) && canonical(get(live, p)) !== canonical(get(body, p))) {
         conflicts.push({ manager: other, path: key(p) });
       }
     }
@@ -136,6 +136,7 @@ export function serverSideApply(
     before &&
     JSON.stringify(fromFieldsV1(before.fieldsV1).map(key).sort()) ===
       JSON.stringify([...wanted].sort()) &&
+    // live is stored with sorted keys and result starts as its copy: equal JSON means equal.
     JSON.stringify({ ...result, metadata: { ...result.metadata, managedFields: undefined } }) ===
       JSON.stringify({ ...live, metadata: { ...live?.metadata, managedFields: undefined } });
   entries.push(
@@ -223,7 +224,7 @@ export class InvalidError extends Error {
 export function checkImmutable(object: Obj, live: Obj | undefined): void {
   if (!live) return;
   const same = (path: string) =>
-    JSON.stringify(get(object, path.split('.'))) === JSON.stringify(get(live, path.split('.')));
+    canonical(get(object, path.split('.'))) === canonical(get(live, path.split('.')));
   const fields: Record<string, string[]> = {
     Job: ['spec.template', 'spec.selector'],
     Deployment: ['spec.selector'],

@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'crypto';
 import { isReady, nodeMatches, startPod, type KubeletHooks, type PodBehaviour } from './kubelet';
 import { CORE_RESOURCES, type Resource } from './resources';
-import { clone, now, type Obj, type Store, type StoreEvent } from './store';
+import { canonical, clone, now, type Obj, type Store, type StoreEvent } from './store';
 
 const res = (kind: string) => CORE_RESOURCES.find((r) => r.kind === kind) as Resource;
 const DEPLOYMENTS = res('Deployment');
@@ -63,7 +63,7 @@ const suffix = () =>
     .slice(0, 5);
 
 function templateHash(template: any): string {
-  const hex = createHash('sha256').update(JSON.stringify(template)).digest('hex');
+  const hex = createHash('sha256').update(canonical(template)).digest('hex');
   return hex.replace(/[0-9]/g, (d) => 'bcdfghjkmn'[Number(d)]).slice(0, 10);
 }
 

@@ -48,6 +48,19 @@ export interface StoreEvent {
 
 export const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
+/** JSON with sorted keys: equal for equal objects, whatever order their keys came in. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
+  );
+}
+
 export function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
@@ -106,7 +119,9 @@ export class Store {
     const ns = res.namespaced ? object.metadata.namespace : undefined;
     const k = key(res, ns, object.metadata.name);
     const existing = this.objects.get(k)?.object;
-    const next = clone(object);
+    // Stored with sorted keys, so that plain JSON comparisons see equal
+    // objects as equal (the API server compares decoded structs).
+    const next = JSON.parse(canonical(object)) as Obj;
     next.apiVersion = res.group ? `${res.group}/${res.version}` : res.version;
     next.kind = res.kind;
     next.metadata.uid = existing?.metadata.uid ?? next.metadata.uid ?? randomUUID();
