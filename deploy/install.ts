@@ -95,7 +95,12 @@ export async function install(s: Session, spec: InstallSpec): Promise<number> {
   const appNamespace = plans.find(
     (p) => p.object.kind === 'Namespace' && p.object.metadata.name === s.releases.namespace,
   );
-  if (appNamespace?.action === 'create') await applyAll(s.kube, [appNamespace], () => undefined);
+  if (appNamespace?.action === 'create') {
+    // On a fresh cluster the record's namespace comes first.
+    const rejected = await applyAll(s.kube, [appNamespace], () => undefined);
+    if (rejected.length > 0)
+      throw unchanged(`cannot create the namespace: ${formatRejection(rejected[0])}`);
+  }
   try {
     await s.releases.create(release);
   } catch (error) {

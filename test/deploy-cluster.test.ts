@@ -10,7 +10,7 @@ import * as path from 'path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { Kube, loadKubeConfig } from '../deploy/kube';
 import { ReleaseStore } from '../deploy/release';
-import { FAST_TIMING, ROOT, deploy, writes } from './deploy-helpers';
+import { FAST_TIMING, ROOT, deploy, requestsMade, undocumented, writes } from './deploy-helpers';
 import { startFakeCluster, type FakeCluster, type Obj } from './fake-kube-api';
 
 const NS = 'sophia-ai-prod';
@@ -495,4 +495,10 @@ describe('npm run deploy: arguments and folders', () => {
       expect(cluster.requests).toEqual([]);
     }),
   );
+});
+
+// Every request the command made is in docs/deploy.md's list of API calls.
+afterAll(() => {
+  expect(requestsMade.length).toBeGreaterThan(0);
+  expect(undocumented(requestsMade)).toEqual([]);
 });

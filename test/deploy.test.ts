@@ -4,7 +4,7 @@
  * previous log and rolled back, an image that cannot be pulled, a variant
  * switch that prunes, and a dry run that changes nothing.
  */
-import { deploy, writes } from './deploy-helpers';
+import { deploy, requestsMade, undocumented, writes } from './deploy-helpers';
 import { startFakeCluster, type FakeCluster, type Obj, type PodBehaviour } from './fake-kube-api';
 
 const NS = 'sophia-ai-prod';
@@ -316,4 +316,10 @@ describe('npm run deploy', () => {
       },
     ),
   );
+});
+
+// Every request the command made is in docs/deploy.md's list of API calls.
+afterAll(() => {
+  expect(requestsMade.length).toBeGreaterThan(0);
+  expect(undocumented(requestsMade)).toEqual([]);
 });
