@@ -78,9 +78,7 @@ export async function install(s: Session, spec: InstallSpec): Promise<number> {
   );
   if (s.options.dryRun) {
     for (const p of plans)
-      report.detail(
-        `${p.action === 'unchanged' ? 'unchanged' : `${PAST[p.action]}`.padEnd(9)} ${describeRef(refOf(p.object))}`,
-      );
+      report.detail(`${PAST[p.action].padEnd(9)} ${describeRef(refOf(p.object))}`);
     for (const ref of prune.remove) report.detail(`would be pruned ${describeRef(ref)}`);
     for (const ref of prune.kept)
       report.detail(`kept      ${describeRef(ref)} (a ${ref.kind} is never pruned)`);

@@ -2,7 +2,7 @@
  * Preflight, before any change: the cluster answers, what is live now, and
  * whether an Argo CD Application would fight the deploy.
  */
-import { describeFailure, formatFailure, isUnreachable, statusCode, type Kube } from './kube';
+import { describeFailure, formatFailure, statusCode, type Kube } from './kube';
 import { VARIANT_ANNOTATION, skeleton, type Backend } from './manifests';
 
 /** The cluster cannot be used: nothing was changed. */
@@ -15,11 +15,13 @@ export async function serverVersion(kube: Kube): Promise<string> {
     return info.gitVersion;
   } catch (error) {
     const failure = formatFailure(describeFailure(error));
-    if (isUnreachable(error))
-      throw new PreflightError(`cannot reach the API server at ${kube.server}: ${failure}`);
-    throw new PreflightError(
-      `the API server at ${kube.server} answered GET /version with ${failure}`,
-    );
+    if (statusCode(error) !== undefined) {
+      throw new PreflightError(
+        `the API server at ${kube.server} answered GET /version with ${failure}`,
+      );
+    }
+    // Refused, DNS, TLS, a timeout, or no credentials (an exec plugin failed).
+    throw new PreflightError(`cannot reach the API server at ${kube.server}: ${failure}`);
   }
 }
 
