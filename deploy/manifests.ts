@@ -3,9 +3,10 @@
  * reads it), their identity, the order they are applied in, and the facts the
  * command needs about the backend (variant, Service, health path).
  */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { parseYaml, validateDir, yamlFiles, type Finding } from '../validation';
-import * as fs from 'fs';
 
 /** A manifest as plain JSON. */
 export interface K8sObject {
@@ -163,25 +164,37 @@ export interface Folder {
   findings: Finding[];
 }
 
+/** Folders read in this process, by their path and the bytes of their files. */
+const readBefore = new Map<string, { objects: K8sObject[]; findings: Finding[] }>();
+
 /**
  * Reads every YAML document below `dir` and runs `npm run validate`'s checks
- * on them (schema, Pod Security, references).
+ * on them (schema, Pod Security, references). Both depend on the files'
+ * bytes only, so a folder read again unchanged (a rollback's, or the tests'
+ * and the benchmark's many runs in one process) is not parsed and
+ * validated again.
  */
 export function readFolder(dir: string, cwd: string): Folder {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new FolderError(`${shownPath(cwd, dir)} is not a folder (run npm run synth?)`);
   }
-  const { findings } = validateDir(dir, cwd);
-  const objects: K8sObject[] = [];
-  for (const file of yamlFiles(dir)) {
-    for (const { doc } of parseYaml(file, fs.readFileSync(file, 'utf8')).docs) {
-      objects.push(doc as K8sObject);
-    }
+  const files = yamlFiles(dir).map((file) => ({ file, text: fs.readFileSync(file, 'utf8') }));
+  const hash = createHash('sha256').update(path.resolve(dir)).update(shownPath(cwd, dir));
+  for (const { file, text } of files) hash.update(`\0${file}\0${text}`);
+  const key = hash.digest('hex');
+  let read = readBefore.get(key);
+  if (!read) {
+    const { findings } = validateDir(dir, cwd);
+    const objects = files.flatMap(({ file, text }) =>
+      parseYaml(file, text).docs.map((d) => d.doc as K8sObject),
+    );
+    read = { objects, findings };
+    readBefore.set(key, read);
   }
-  if (objects.length === 0 && findings.length === 0) {
+  if (read.objects.length === 0 && read.findings.length === 0) {
     throw new FolderError(`no YAML documents below ${shownPath(cwd, dir)}`);
   }
-  return { dir, objects, findings };
+  return { dir, objects: structuredClone(read.objects), findings: read.findings };
 }
 
 /** What `verify` GETs: the backend's health path through its Service. */
