@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs a TypeScript entry point without type-checking it: esbuild bundles our
-// own sources (node_modules stay external), then Node runs the bundle in this
-// process. Type-checking is the test command's job (tsc --noEmit); synth must
+// own sources (node_modules stay external, except the ESM-only packages of
+// scripts/esm-packages.js, bundled as CommonJS), then Node runs the bundle in
+// this process. Type-checking is the test command's job (tsc --noEmit); synth must
 // stay fast.
 //
 // Bundling costs about 130 ms (mostly parsing imports/k8s.ts), more than the
@@ -48,6 +49,7 @@ function cached() {
 
 function build() {
   const esbuild = require('esbuild');
+  const { externalPackages } = require('./esm-packages');
   const result = esbuild.buildSync({
     entryPoints: [entryPath],
     outfile: filename,
@@ -57,7 +59,7 @@ function build() {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    packages: 'external',
+    external: externalPackages(),
     // import() becomes require(): the bundle runs from a vm.Script, which
     // has no module loader for import() once V8's code cache is used.
     supported: { 'dynamic-import': false },

@@ -32,6 +32,9 @@ module.exports = {
       loader: 'ts',
       format: 'cjs',
       target: 'node20',
+      // import() becomes a require(), as tsc emits it for CommonJS: Jest's
+      // module loader serves no import() without --experimental-vm-modules.
+      supported: { 'dynamic-import': false },
       sourcemap: 'inline',
       sourcefile: filename,
       tsconfigRaw,
