@@ -8,7 +8,8 @@
  * them, so the suites that need it skip. BENCH_TEST_RUNS sets the number of
  * runs (default 3). Prints each run, the median (target: at most 30 s), the
  * CPU time (user + sys of every process; steadier than wall time on a shared
- * machine) and the slowest suites.
+ * machine), how many cores the rest of the machine kept busy meanwhile (a
+ * shared machine's wall times need it) and the slowest suites.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -22,6 +23,8 @@ const TARGET_S = 30;
 interface TestRun {
   readonly seconds: number;
   readonly cpuSeconds: number;
+  /** Cores the rest of the machine kept busy meanwhile, on average (Linux). */
+  readonly otherCores?: number;
   /** From scripts/test.js's summary: step name to seconds. */
   readonly steps: ReadonlyMap<string, number>;
   /** Jest suite file name to seconds. */
@@ -32,6 +35,17 @@ function check(command: string, args: string[], cwd: string): void {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stderr}`);
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far, from /proc/stat (USER_HZ 100). */
+function machineBusySeconds(): number | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const ticks = fields.slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+    return (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / 100;
+  } catch {
+    return undefined;
   }
 }
 
@@ -46,6 +60,7 @@ function testRun(work: string, index: number): TestRun {
   check('git', ['clone', '--quiet', ROOT, clone], work);
   check('npm', ['ci', '--no-audit', '--no-fund'], clone);
   const json = path.join(work, `jest-${index}.json`);
+  const busyBefore = machineBusySeconds();
   const start = process.hrtime.bigint();
   // The shell's `times` adds up the CPU time of every process npm test waited for.
   const result = spawnSync(
@@ -54,6 +69,7 @@ function testRun(work: string, index: number): TestRun {
     { cwd: clone, encoding: 'utf8' },
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const busyAfter = machineBusySeconds();
   if (result.status !== 0) {
     throw new Error(`npm test exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
   }
@@ -69,12 +85,12 @@ function testRun(work: string, index: number): TestRun {
     report.testResults.map((r) => [path.basename(r.name), (r.endTime - r.startTime) / 1000]),
   );
   fs.rmSync(clone, { recursive: true, force: true });
-  return {
-    seconds,
-    cpuSeconds: shellSeconds(children[0]) + shellSeconds(children[1]),
-    steps,
-    suites,
-  };
+  const cpuSeconds = shellSeconds(children[0]) + shellSeconds(children[1]);
+  const otherCores =
+    busyBefore === undefined || busyAfter === undefined
+      ? undefined
+      : Math.max(0, busyAfter - busyBefore - cpuSeconds) / seconds;
+  return { seconds, cpuSeconds, otherCores, steps, suites };
 }
 
 function median(values: number[]): number {
@@ -94,8 +110,10 @@ function main(): void {
       const run = testRun(work, i);
       runs.push(run);
       const steps = [...run.steps].map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', ');
+      const others =
+        run.otherCores === undefined ? '' : `, other load ${run.otherCores.toFixed(2)} cores`;
       console.log(
-        `run ${i}: ${run.seconds.toFixed(1)} s wall, ${run.cpuSeconds.toFixed(1)} s CPU (${steps})`,
+        `run ${i}: ${run.seconds.toFixed(1)} s wall, ${run.cpuSeconds.toFixed(1)} s CPU${others} (${steps})`,
       );
     }
     const wall = median(runs.map((r) => r.seconds));

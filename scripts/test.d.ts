@@ -5,8 +5,6 @@ export interface Step {
   readonly argv: readonly string[];
   /** Streams the output (stdio inherited) instead of buffering it. */
   readonly live?: boolean;
-  /** Runs at a lower CPU priority. */
-  readonly nice?: boolean;
 }
 
 export interface StepResult extends Step {

@@ -9,26 +9,21 @@
 // Arguments go to Jest (`npm test -- test/smoke.test.ts`); the other steps
 // always check everything.
 const { spawn } = require('child_process');
-const os = require('os');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 
-/**
- * The steps of `npm test`; `live` streams its output instead of buffering it,
- * `nice` lowers the step's CPU priority.
- */
+/** The steps of `npm test`; `live` streams its output instead of buffering it. */
 function defaultSteps(jestArgs, color) {
   return [
     // Jest first: it holds the longest chain (the smoke pods' start, pip
-    // install and startup probe, where a starved CPU shows as wall time).
+    // install and startup probe).
     { name: 'jest', argv: [bin('jest'), ...jestArgs], live: true },
-    // The static checks are throughput, not latency: at a lower priority they
-    // fill the CPU the smoke pods leave idle (their probes' initial delay)
-    // instead of slowing the pods' start. Their caches in .build/ (by content,
-    // so a checkout's new mtimes do not matter) make a second run cheap; a
-    // fresh clone starts without them.
+    // The static checks fill the CPU the smoke pods leave idle (their probes'
+    // initial delay). Their caches in .build/ (by content, so a checkout's new
+    // mtimes do not matter) make a second run cheap; a fresh clone starts
+    // without them.
     {
       name: 'typecheck',
       argv: [
@@ -39,27 +34,21 @@ function defaultSteps(jestArgs, color) {
         '.build/tsc.tsbuildinfo',
         ...(color ? ['--pretty'] : []),
       ],
-      nice: true,
     },
     {
       name: 'eslint',
       argv: [bin('eslint'), '.', ...cache('.build/eslint-cache')],
-      nice: true,
     },
     {
       name: 'prettier',
       argv: [bin('prettier'), '--check', '.', ...cache('.build/prettier-cache')],
-      nice: true,
     },
     {
       name: 'validate',
       argv: [process.execPath, 'scripts/run-ts.js', 'scripts/validate.ts'],
-      nice: true,
     },
   ];
 }
-
-const NICE = 10;
 
 function cache(location) {
   return ['--cache', '--cache-location', location, '--cache-strategy', 'content'];
@@ -82,13 +71,6 @@ function runSteps(steps, { cwd = root, env = process.env, children = new Set() }
             stdio: step.live ? 'inherit' : ['ignore', 'pipe', 'pipe'],
           });
           children.add(child);
-          if (step.nice && child.pid !== undefined) {
-            try {
-              os.setPriority(child.pid, Math.min(os.getPriority() + NICE, 19));
-            } catch {
-              // not permitted here: it runs at normal priority
-            }
-          }
           const chunks = [];
           child.stdout?.on('data', (chunk) => chunks.push(chunk));
           child.stderr?.on('data', (chunk) => chunks.push(chunk));

@@ -85,11 +85,14 @@ print("listening", flush=True)
 http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 `;
 
+// Fault fixtures probe at once and every second; 30 failures allowed, so
+// that a container's own end (a pip error, a crash) decides the verdict even
+// when a loaded machine makes pip take longer than a few probe periods.
 const FAST_PROBE = {
   initialDelaySeconds: 0,
   periodSeconds: 1,
   timeoutSeconds: 1,
-  failureThreshold: 3,
+  failureThreshold: 30,
 };
 
 /** Synthesizes a FixedPythonApp with FixedPythonApp itself, like dist/, into a fresh folder. */
@@ -366,7 +369,12 @@ http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_fore
     async () => {
       const dir = synthApp(
         { 'app.py': STDLIB_APP },
-        { mode: SecurityMode.HARDENED, packages: [], env: { HEALTH_STATUS: '500' } },
+        {
+          mode: SecurityMode.HARDENED,
+          packages: [],
+          env: { HEALTH_STATUS: '500' },
+          startupProbe: { ...FAST_PROBE, failureThreshold: 3 },
+        },
       );
       const run = await smoke(['--dir', dir]);
       expect(run.code).toBe(1);

@@ -2,7 +2,6 @@
 // when another fails, each failure's output is shown, the exit status is 1 when
 // any step failed. Real child processes, a few milliseconds each.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { report, runSteps } from '../scripts/test';
 import { tempDirs } from './helpers';
@@ -67,17 +66,4 @@ test('a step killed by a signal fails', async () => {
     { name: 'killed', argv: [node, '-e', 'process.kill(process.pid, "SIGKILL")'] },
   ]);
   expect(result).toMatchObject({ code: 128, detail: 'killed by SIGKILL' });
-});
-
-test('a nice step runs at a lower CPU priority, the others at the runner’s', async () => {
-  const priority = 'setTimeout(() => console.log(require("os").getPriority()), 100)';
-  const [nice, normal] = await runSteps([
-    { name: 'nice', argv: [node, '-e', priority], nice: true },
-    { name: 'normal', argv: [node, '-e', priority] },
-  ]);
-  const own = os.getPriority();
-  expect([nice.output.trim(), normal.output.trim()]).toEqual([
-    String(Math.min(own + 10, 19)),
-    String(own),
-  ]);
 });
