@@ -6,41 +6,10 @@
 // precondition of the apply), then `N passed, M failed`, and
 // exits 1 when a document failed, 2 on bad usage. With --flows it first prints
 // every declared connection and its verdict, in the same format.
-import * as fs from 'fs';
-import { parseArgs } from 'util';
-import { formatExternalSecret, formatFinding, validateDir } from '../validation';
+import { runValidate } from '../validation/cli';
 
-const USAGE = 'usage: validate [--flows] [dir]   (default: dist)\n';
-
-function main(argv: string[]): number {
-  let args: { flows: boolean; dirs: string[] };
-  try {
-    const parsed = parseArgs({
-      args: argv,
-      options: { flows: { type: 'boolean', default: false } },
-      allowPositionals: true,
-    });
-    args = { flows: parsed.values.flows === true, dirs: parsed.positionals };
-  } catch {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  if (args.dirs.length > 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const dir = args.dirs[0] ?? 'dist';
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    process.stderr.write(`validate: ${dir} is not a directory\n`);
-    return 2;
-  }
-  const { findings, flows, passed, failed, external } = validateDir(dir);
-  const lines = [...(args.flows ? flows : []), ...findings].map(formatFinding);
-  lines.push(...external.map(formatExternalSecret));
-  if (passed + failed === 0) lines.push(`validate: no YAML documents under ${dir}`);
-  lines.push(`${passed} passed, ${failed} failed`);
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return failed > 0 || passed === 0 ? 1 : 0;
-}
-
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = runValidate(process.argv.slice(2), {
+  cwd: process.cwd(),
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+});
