@@ -6,6 +6,8 @@
  * Every request goes through the library's API clients; this module only
  * adds a per-request timeout and turns errors into one line.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import * as k8s from '@kubernetes/client-node';
 
 /** The kubeconfig cannot be read or names no usable cluster. */
@@ -41,6 +43,18 @@ function kubeconfigSource(env: NodeJS.ProcessEnv): string {
 
 export function loadKubeConfig(env: NodeJS.ProcessEnv, context?: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
+  // Without any kubeconfig the library falls back to http://localhost:8080,
+  // and the user would read "connection refused" instead of the cause.
+  const home = env.HOME ?? '';
+  if (
+    !env.KUBECONFIG &&
+    !env.KUBERNETES_SERVICE_HOST &&
+    !(home && fs.existsSync(path.join(home, '.kube', 'config')))
+  ) {
+    throw new KubeConfigError(
+      'no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist (set KUBECONFIG or use kubectl config to create it)',
+    );
+  }
   try {
     withEnv(env, () => kc.loadFromDefault());
   } catch (error) {

@@ -80,6 +80,16 @@ describe('npm run deploy: cluster access', () => {
     expect(Date.now() - start).toBeLessThan(5000);
   });
 
+  test.concurrent('no kubeconfig at all: exit 2, saying so (not localhost:8080)', async () => {
+    const run = await deploy(kubeconfigFor('http://127.0.0.1:1'), ['--variant', 'hardened'], {
+      env: { HOME: '/nonexistent' },
+    });
+    expect(run.code).toBe(2);
+    expect(run.last).toMatch(
+      /^FAILED \(nothing was changed\): .*no kubeconfig: KUBECONFIG is not set and ~\/\.kube\/config does not exist/,
+    );
+  });
+
   test.concurrent(
     'a TLS error and a server that never answers: exit 2, naming the URL',
     async () => {
