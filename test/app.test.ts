@@ -1,23 +1,12 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
+import { freePort } from './helpers';
 
 // The real backend, run by the real interpreter from the venv that
 // `npm test` prepares (scripts/python-env.sh).
 const ROOT = path.resolve(__dirname, '..');
 const PYTHON = path.join(ROOT, '.build', 'venv', 'bin', 'python');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function waitForHealth(
   url: string,

@@ -10,6 +10,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { freePort } from './helpers';
 
 const SCRIPT = path.join(__dirname, '..', 'monitor', 'debug_monitor.py');
 const FIXTURES = path.join(__dirname, 'fixtures', 'k8s-api');
@@ -258,15 +259,6 @@ async function httpServer(
 async function tcpServer(onData: (socket: net.Socket) => void): Promise<number> {
   const server = net.createServer((socket) => socket.once('data', () => onData(socket)));
   return listen(server);
-}
-
-/** A port that nothing listens on (just closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function get(url: string): Promise<{ status: number; contentType: string; body: string }> {
@@ -541,7 +533,7 @@ describe('debug_monitor.py checks', () => {
   );
 
   test.concurrent('connect: a closed port is a refused connection', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const monitor = await runChecks({ TARGET_URL: `http://127.0.0.1:${port}/health` });
 
     const check = onlyFailure(monitor);
@@ -641,7 +633,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
         },
       );
       const monitor = await runChecks({
-        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
         ...diagnosisEnv(api.port),
       });
 
@@ -823,7 +815,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       });
       const monitor = await runChecks(
         {
-          TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+          TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
           ...diagnosisEnv(api.port),
           DIAGNOSE_INTERVAL_SECONDS: '0',
         },
@@ -865,7 +857,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       });
       const monitor = await runChecks(
         {
-          TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+          TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
           ...diagnosisEnv(api.port),
           DIAGNOSE_INTERVAL_SECONDS: '0',
         },
@@ -913,7 +905,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       const api = await fakeApi(podList, '{"items":[]}', logs);
       const monitor = await runChecks(
         {
-          TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+          TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
           ...diagnosisEnv(api.port),
           DIAGNOSE_INTERVAL_SECONDS: '0',
         },
@@ -951,7 +943,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       },
     });
     const monitor = await runChecks({
-      TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+      TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
       ...diagnosisEnv(api.port),
     });
 
@@ -969,7 +961,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
         fixture('events-warning.json'),
       );
       const monitor = await runChecks({
-        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
         ...diagnosisEnv(api.port),
       });
 
@@ -992,7 +984,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
   test.concurrent('a missing token file becomes a diagnosis_error line, not a crash', async () => {
     const api = await fakeApi('{}', '{}');
     const monitor = await runChecks({
-      TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+      TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
       ...diagnosisEnv(api.port, '/nonexistent/serviceaccount/token'),
     });
 
@@ -1017,7 +1009,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       );
       const api = await httpServer((_req, res) => sendJson(res, 403, forbidden));
       const monitor = await runChecks({
-        TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+        TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
         ...diagnosisEnv(api.port),
       });
 
@@ -1040,7 +1032,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
       res.end('<html><body>Bad Gateway</body></html>');
     });
     const monitor = await runChecks({
-      TARGET_URL: `http://127.0.0.1:${await closedPort()}/health`,
+      TARGET_URL: `http://127.0.0.1:${await freePort()}/health`,
       ...diagnosisEnv(api.port),
     });
 
@@ -1055,10 +1047,10 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
   test.concurrent(
     'an unreachable API and a missing CA file become diagnosis_error lines',
     async () => {
-      const target = `http://127.0.0.1:${await closedPort()}/health`;
+      const target = `http://127.0.0.1:${await freePort()}/health`;
       const unreachable = await runChecks({
         TARGET_URL: target,
-        ...diagnosisEnv(await closedPort()),
+        ...diagnosisEnv(await freePort()),
       });
       expect(unreachable.of('diagnosis_error').map((e) => [e.step, e.reason])).toEqual([
         ['pods', 'connect'],
@@ -1067,7 +1059,7 @@ describe('debug_monitor.py Kubernetes diagnosis', () => {
 
       const noCa = await runChecks({
         TARGET_URL: target,
-        ...diagnosisEnv(await closedPort()),
+        ...diagnosisEnv(await freePort()),
         KUBE_API_URL: 'https://127.0.0.1:6443',
         KUBE_CA_FILE: '/nonexistent/ca.crt',
       });

@@ -10,22 +10,20 @@ import * as path from 'path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { Kube, loadKubeConfig } from '../deploy/kube';
 import { ReleaseStore } from '../deploy/release';
-import { FAST_TIMING, ROOT, deploy, requestsMade, undocumented, writes } from './deploy-helpers';
-import { startFakeCluster, type FakeCluster, type Obj } from './fake-kube-api';
+import {
+  FAST_TIMING,
+  ROOT,
+  deploy,
+  releaseStatus,
+  requestsMade,
+  undocumented,
+  withCluster,
+  writes,
+} from './deploy-helpers';
+import { freePort } from './helpers';
+import type { Obj } from './fake-kube-api';
 
 const NS = 'sophia-ai-prod';
-
-async function withCluster<T>(
-  options: Parameters<typeof startFakeCluster>[0],
-  fn: (c: FakeCluster) => Promise<T>,
-) {
-  const cluster = await startFakeCluster(options);
-  try {
-    return await fn(cluster);
-  } finally {
-    await cluster.close();
-  }
-}
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-test-'));
@@ -56,14 +54,6 @@ function editedCopy(variant: string, edit: (doc: Obj) => Obj | undefined): strin
     .filter((d): d is Obj => d !== undefined);
   fs.writeFileSync(path.join(dir, 'sophia.k8s.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('npm run deploy: cluster access', () => {
@@ -342,11 +332,7 @@ describe('npm run deploy: history and rollback', () => {
           });
           expect(run.code).toBe(1);
           expect(run.last).toBe('FAILED revision 1 (hardened): interrupted; not rolled back');
-          expect(
-            cluster.get('Secret', NS, 'sophia-manifests.release.v1')?.metadata.labels?.[
-              'manifests.sophia.ai/release-status'
-            ],
-          ).toBe('failed');
+          expect(releaseStatus(cluster, 'sophia-manifests.release.v1')).toBe('failed');
           // A release recorded as pending, its deadline ahead: another deploy runs.
           const releases = new ReleaseStore(
             new Kube(loadKubeConfig({ KUBECONFIG: cluster.kubeconfig() }), 3000),
@@ -369,11 +355,7 @@ describe('npm run deploy: history and rollback', () => {
           });
           const next = await deploy(cluster, ['--variant', 'hardened', '--dry-run']);
           expect(next.code).toBe(0);
-          expect(
-            cluster.get('Secret', NS, 'sophia-manifests.release.v3')?.metadata.labels?.[
-              'manifests.sophia.ai/release-status'
-            ],
-          ).toBe('failed');
+          expect(releaseStatus(cluster, 'sophia-manifests.release.v3')).toBe('failed');
         },
       ),
   );

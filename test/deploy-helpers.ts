@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { main } from '../deploy/main';
-import type { FakeCluster } from './fake-kube-api';
+import { startFakeCluster, type FakeCluster } from './fake-kube-api';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -119,4 +119,24 @@ export function undocumented(requests: readonly string[]): string[] {
         query.every(([k, v]) => (c.required.get(k) ?? c.optional.get(k))?.test(v)),
     );
   });
+}
+
+/** Runs `fn` against a fresh fake cluster, closed afterwards whatever happens. */
+export async function withCluster<T>(
+  options: Parameters<typeof startFakeCluster>[0],
+  fn: (c: FakeCluster) => Promise<T>,
+): Promise<T> {
+  const cluster = await startFakeCluster(options);
+  try {
+    return await fn(cluster);
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** The status label of a recorded release Secret (`sophia-manifests.release.vN`). */
+export function releaseStatus(cluster: FakeCluster, secret: string): string | undefined {
+  return cluster.get('Secret', 'sophia-ai-prod', secret)?.metadata.labels?.[
+    'manifests.sophia.ai/release-status'
+  ];
 }

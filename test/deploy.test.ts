@@ -7,8 +7,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
-import { deploy, requestsMade, undocumented, writes } from './deploy-helpers';
-import { startFakeCluster, type FakeCluster, type Obj, type PodBehaviour } from './fake-kube-api';
+import {
+  deploy,
+  releaseStatus,
+  requestsMade,
+  undocumented,
+  withCluster,
+  writes,
+} from './deploy-helpers';
+import type { FakeCluster, Obj, PodBehaviour } from './fake-kube-api';
 
 /** How many objects dist/<variant>/ holds: what the command dry-runs and applies. */
 function objectCount(variant: string): number {
@@ -44,18 +51,6 @@ async function settled(cluster: FakeCluster): Promise<void> {
   for (let last = -1; last !== cluster.store.resourceVersion();) {
     last = cluster.store.resourceVersion();
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function withCluster<T>(
-  options: Parameters<typeof startFakeCluster>[0],
-  fn: (c: FakeCluster) => Promise<T>,
-) {
-  const cluster = await startFakeCluster(options);
-  try {
-    return await fn(cluster);
-  } finally {
-    await cluster.close();
   }
 }
 
@@ -225,11 +220,7 @@ describe('npm run deploy', () => {
           expect(run.last).toMatch(
             /^FAILED revision 1 \(hardened\): .*; nothing to roll back to \(no earlier successful release\)$/,
           );
-          expect(
-            cluster.get('Secret', NS, 'sophia-manifests.release.v1')?.metadata.labels?.[
-              'manifests.sophia.ai/release-status'
-            ],
-          ).toBe('failed');
+          expect(releaseStatus(cluster, 'sophia-manifests.release.v1')).toBe('failed');
         },
       ),
   );

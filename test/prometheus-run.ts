@@ -11,13 +11,12 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Testing } from 'cdk8s';
 import YAML from 'yaml';
 import { cluster } from '../config';
-import { K8sObject } from './helpers';
+import { freePort, K8sObject } from './helpers';
 import { monitoringChart, rulesFile } from './monitoring-helpers';
 
 const SCRIPT = path.join(__dirname, '..', 'monitor', 'debug_monitor.py');
@@ -32,15 +31,6 @@ export interface PrometheusAlert {
 interface Started {
   child: ChildProcess;
   output: () => string;
-}
-
-/** A port that was free a moment ago, on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function getJson(url: string): Promise<unknown> {
