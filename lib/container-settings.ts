@@ -23,8 +23,8 @@ export const DEFAULT_LIVENESS: Required<ProbeTiming> = {
   timeoutSeconds: 3,
   failureThreshold: 3,
 };
-export const DEFAULT_REQUESTS = { cpu: '250m', memory: '256Mi' };
-export const DEFAULT_LIMITS = { cpu: '500m', memory: '1Gi' };
+const DEFAULT_REQUESTS = { cpu: '250m', memory: '256Mi' };
+const DEFAULT_LIMITS = { cpu: '500m', memory: '1Gi' };
 
 export function resolveResources(
   scope: Construct,
