@@ -25,9 +25,12 @@ function defaultSteps(jestArgs, color) {
     // mtimes do not matter) make a second run cheap; a fresh clone starts
     // without them.
     {
+      // TypeScript 7's native compiler (package.json's typescript-native):
+      // the same checks in a sixth of the CPU time of TypeScript 5's tsc, which
+      // stays installed for typescript-eslint (it needs TypeScript's JS API).
       name: 'typecheck',
       argv: [
-        bin('tsc'),
+        tscNative(),
         '--noEmit',
         '--incremental',
         '--tsBuildInfoFile',
@@ -48,6 +51,11 @@ function defaultSteps(jestArgs, color) {
       argv: [process.execPath, 'scripts/run-ts.js', 'scripts/validate.ts'],
     },
   ];
+}
+
+/** TypeScript 7's tsc, by path: both TypeScript packages name their command `tsc`. */
+function tscNative() {
+  return path.join(root, 'node_modules', 'typescript-native', 'bin', 'tsc');
 }
 
 function cache(location) {
