@@ -6,7 +6,7 @@
 // output streams live, each other step's output is shown after Jest's, and
 // the exit status is 1 when any step failed.
 //
-// Arguments go to Jest (`npm test -- test/smoke.test.ts`); the other steps
+// Arguments go to Jest (`npm test -- test/smoke-pods.test.ts`); the other steps
 // always check everything.
 const { spawn } = require('child_process');
 const path = require('path');

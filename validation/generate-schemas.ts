@@ -17,7 +17,7 @@
 //   node scripts/run-ts.js validation/generate-schemas.ts [sharedDir]
 //
 // sharedDir defaults to ../shared (beside the repository), like
-// scripts/offline-schemas.js. test/validate-schemas-fresh.test.ts checks the
+// scripts/offline-schemas.js. test/validate/schemas-fresh.ts checks the
 // committed artefact against a fresh generation whenever ../shared exists.
 import * as crypto from 'crypto';
 import * as fs from 'fs';

@@ -8,10 +8,10 @@ import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
 // The preload's own lookups, so that the test checks the paths `cdk8s import`
 // will read. Loaded here, it patches only this suite's copy of cdk8s-cli.
-import { k8sSchemaFile, localSource } from '../scripts/offline-schemas';
-import { tempDirs } from './helpers';
+import { k8sSchemaFile, localSource } from '../../scripts/offline-schemas';
+import { tempDirs } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const SHARED = process.env.SHARED_DIR ?? path.join(ROOT, '..', 'shared');
 const present = fs.existsSync(SHARED);
 const tmpDir = tempDirs();

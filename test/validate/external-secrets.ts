@@ -4,16 +4,16 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseYaml, validateDocuments, yamlFiles, type LoadedDoc } from '../validation';
+import { parseYaml, validateDocuments, yamlFiles, type LoadedDoc } from '../../validation';
 import {
   EXTERNAL_SECRETS_KEY,
   formatExternalSecret,
   listExternalSecrets,
-} from '../validation/external-secrets';
-import { checkReferences } from '../validation/references';
+} from '../../validation/external-secrets';
+import { checkReferences } from '../../validation/references';
 
-const ROOT = path.resolve(__dirname, '..');
-const VALID = path.join(__dirname, 'fixtures', 'validate', 'valid');
+const ROOT = path.resolve(__dirname, '..', '..');
+const VALID = path.join(__dirname, '..', 'fixtures', 'validate', 'valid');
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -1,11 +1,11 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { freePort } from './helpers';
+import { freePort } from '../helpers';
 
 // The real backend, run by the real interpreter from the venv that
 // `npm test` prepares (scripts/python-env.sh).
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const PYTHON = path.join(ROOT, '.build', 'venv', 'bin', 'python');
 
 async function waitForHealth(

@@ -9,10 +9,10 @@ import {
   re2ToJs,
   type Json,
   type SchemaBundle,
-} from '../validation/generate-schemas';
-import { SCHEMA_BUNDLE_FILE, validateSchema } from '../validation/schema';
+} from '../../validation/generate-schemas';
+import { SCHEMA_BUNDLE_FILE, validateSchema } from '../../validation/schema';
 
-const SHARED = path.resolve(__dirname, '..', '..', 'shared');
+const SHARED = path.resolve(__dirname, '..', '..', '..', 'shared');
 const present = fs.existsSync(path.join(SHARED, 'k8s-schemas'));
 const bundle = JSON.parse(fs.readFileSync(SCHEMA_BUNDLE_FILE, 'utf8')) as SchemaBundle;
 

@@ -5,9 +5,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Chart, Testing } from 'cdk8s';
-import { FixedPythonApp, FixedPythonAppProps, SecurityMode, SOURCE_HASH_KEY } from '../lib';
-import { configMapKey } from '../lib/source-files';
-import { findOne, K8sObject, podSpecOf } from './helpers';
+import { FixedPythonApp, FixedPythonAppProps, SecurityMode, SOURCE_HASH_KEY } from '../../lib';
+import { configMapKey } from '../../lib/source-files';
+import { findOne, K8sObject, podSpecOf } from '../helpers';
 
 const tmpDirs: string[] = [];
 afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));

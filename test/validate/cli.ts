@@ -6,10 +6,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runValidate } from '../validation/cli';
+import { runValidate } from '../../validation/cli';
 
-const ROOT = path.resolve(__dirname, '..');
-const VALID = path.join(__dirname, 'fixtures', 'validate', 'valid');
+const ROOT = path.resolve(__dirname, '..', '..');
+const VALID = path.join(__dirname, '..', 'fixtures', 'validate', 'valid');
 const RUN_TS = path.join(ROOT, 'scripts', 'run-ts.js');
 const CLI = path.join(ROOT, 'scripts', 'validate.ts');
 

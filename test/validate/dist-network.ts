@@ -5,10 +5,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { formatFinding, parseYaml, yamlFiles } from '../validation';
-import { checkNetwork } from '../validation/flows';
+import { formatFinding, parseYaml, yamlFiles } from '../../validation';
+import { checkNetwork } from '../../validation/flows';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const RUN_TS = path.join(ROOT, 'scripts', 'run-ts.js');
 const CLI = path.join(ROOT, 'scripts', 'validate.ts');
 

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { cluster } from '../config';
+import { cluster } from '../../config';
 import {
   ArgoCdProject,
   BackendAlertRules,
@@ -16,11 +16,11 @@ import {
   SecurityMode,
   SophiaChart,
   SyncMode,
-} from '../lib';
-import { validateDocuments } from '../validation';
-import { validateSchema } from '../validation/schema';
-import { findAll, findOne, K8sObject } from './helpers';
-import { monitoringChart, synthMonitoring } from './monitoring-helpers';
+} from '../../lib';
+import { validateDocuments } from '../../validation';
+import { validateSchema } from '../../validation/schema';
+import { findAll, findOne, K8sObject } from '../helpers';
+import { monitoringChart, synthMonitoring } from '../monitoring-helpers';
 
 let stderr: jest.SpyInstance;
 beforeEach(() => {
@@ -127,7 +127,7 @@ describe('PrometheusRule', () => {
 
   test("the failure reasons are the monitor script's", () => {
     const script = fs.readFileSync(
-      path.join(__dirname, '..', 'monitor', 'debug_monitor.py'),
+      path.join(__dirname, '..', '..', 'monitor', 'debug_monitor.py'),
       'utf8',
     );
     const reasons = /^REASONS = \(([^)]*)\)$/m.exec(script)?.[1];

@@ -4,15 +4,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { cluster } from '../config';
+import { cluster } from '../../config';
 import {
   EXTERNAL_SECRETS_KEY,
   FixedPythonApp,
   FixedPythonAppProps,
   SecurityMode,
   SophiaChart,
-} from '../lib';
-import { findAll, findOne, K8sObject, podSpecOf } from './helpers';
+} from '../../lib';
+import { findAll, findOne, K8sObject, podSpecOf } from '../helpers';
 
 const source = fs.mkdtempSync(path.join(os.tmpdir(), 'fpa-secret-'));
 fs.writeFileSync(path.join(source, 'app.py'), 'print(1)\n');

@@ -6,8 +6,8 @@ import {
   namespacePolicy,
   violationMessage,
   type Level,
-} from '../validation/pod-security';
-import type { LoadedDoc, Obj } from '../validation/util';
+} from '../../validation/pod-security';
+import type { LoadedDoc, Obj } from '../../validation/util';
 
 /** A pod spec that passes the restricted level: pod-level runAsNonRoot and seccomp. */
 function restrictedSpec(): Obj {

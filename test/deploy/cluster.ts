@@ -8,8 +8,8 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { Kube, loadKubeConfig } from '../deploy/kube';
-import { ReleaseStore } from '../deploy/release';
+import { Kube, loadKubeConfig } from '../../deploy/kube';
+import { ReleaseStore } from '../../deploy/release';
 import {
   FAST_TIMING,
   ROOT,
@@ -19,9 +19,9 @@ import {
   undocumented,
   withCluster,
   writes,
-} from './deploy-helpers';
-import { freePort } from './helpers';
-import type { Obj } from './fake-kube-api';
+} from '../deploy-helpers';
+import { freePort } from '../helpers';
+import type { Obj } from '../fake-kube-api';
 
 const NS = 'sophia-ai-prod';
 
@@ -94,7 +94,7 @@ describe('npm run deploy: cluster access', () => {
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
       try {
         const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
-        const { main } = await import('../deploy/main');
+        const { main } = await import('../../deploy/main');
         const lines: string[] = [];
         const start = Date.now();
         const code = await main({

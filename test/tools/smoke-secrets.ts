@@ -1,15 +1,15 @@
 // `npm run smoke -- --secret NAME=FILE` and `--get PATH`: the parts that need
-// no sandbox (the real pods are in smoke.test.ts).
+// no sandbox (the real pods are in test/smoke-pods.test.ts).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseArgs, UsageError } from '../smoke/cli';
-import { ManifestSet } from '../smoke/manifest';
-import { getPort } from '../smoke/pod-get';
-import { ManifestError } from '../smoke/read';
-import { describeSecret, parseEnvFile, readSecretArg, withSecrets } from '../smoke/secrets';
+import { parseArgs, UsageError } from '../../smoke/cli';
+import { ManifestSet } from '../../smoke/manifest';
+import { getPort } from '../../smoke/pod-get';
+import { ManifestError } from '../../smoke/read';
+import { describeSecret, parseEnvFile, readSecretArg, withSecrets } from '../../smoke/secrets';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smoke-secrets-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

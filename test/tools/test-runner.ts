@@ -3,8 +3,8 @@
 // any step failed. Real child processes, a few milliseconds each.
 import * as fs from 'fs';
 import * as path from 'path';
-import { report, runSteps } from '../scripts/test';
-import { tempDirs } from './helpers';
+import { report, runSteps } from '../../scripts/test';
+import { tempDirs } from '../helpers';
 
 const node = process.execPath;
 const tmpDir = tempDirs();
@@ -26,7 +26,7 @@ test('a failing step does not stop the others; its output and the exit status sa
         `setTimeout(() => require("fs").writeFileSync(${JSON.stringify(marker)}, "x"), 200)`,
       ],
     },
-    { name: 'missing', argv: [path.join(__dirname, 'no-such-tool')] },
+    { name: 'missing', argv: [path.join(__dirname, '..', 'no-such-tool')] },
   ]);
   expect(results.map((r) => [r.name, r.code])).toEqual([
     ['fails', 3],

@@ -2,7 +2,7 @@
 // snapshot update cannot silently accept, and the props that shape them.
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { cluster } from '../config';
+import { cluster } from '../../config';
 import {
   CONNECTIONS_ANNOTATION,
   DebugMonitor,
@@ -16,11 +16,11 @@ import {
   PodNetworkPolicy,
   SecurityMode,
   SophiaChart,
-} from '../lib';
-import { checkNetwork, flowMessage } from '../validation/flows';
-import { findAll, findOne, K8sObject } from './helpers';
+} from '../../lib';
+import { checkNetwork, flowMessage } from '../../validation/flows';
+import { findAll, findOne, K8sObject } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const TRAEFIK = {
   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
   podSelector: { matchLabels: { 'app.kubernetes.io/name': 'traefik' } },

@@ -4,11 +4,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
-import { CHECKS, evaluatePod, type Level } from '../validation/pod-security';
-import { obj } from '../validation/util';
-import { validateSchema } from '../validation/schema';
+import { CHECKS, evaluatePod, type Level } from '../../validation/pod-security';
+import { obj } from '../../validation/util';
+import { validateSchema } from '../../validation/schema';
 
-const FIXTURES = path.resolve(__dirname, '..', '..', 'shared', 'pss-fixtures');
+const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'shared', 'pss-fixtures');
 const present = fs.existsSync(FIXTURES);
 
 interface Fixture {

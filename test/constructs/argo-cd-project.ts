@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { cluster } from '../config';
+import { cluster } from '../../config';
 import {
   ArgoCdProject,
   ArgoCdProjectProps,
@@ -7,8 +7,8 @@ import {
   SophiaChart,
   SyncMode,
   SYNC_WAVE_ANNOTATION,
-} from '../lib';
-import { findOne, K8sObject } from './helpers';
+} from '../../lib';
+import { findOne, K8sObject } from '../helpers';
 
 let stderr: jest.SpyInstance;
 beforeEach(() => {

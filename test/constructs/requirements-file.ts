@@ -5,9 +5,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { FixedPythonApp, FixedPythonAppProps, GpuNodePool, SecurityMode } from '../lib';
-import { markerProblem, parseRequirements } from '../lib/requirements-file';
-import { findOne, K8sObject, podSpecOf } from './helpers';
+import { FixedPythonApp, FixedPythonAppProps, GpuNodePool, SecurityMode } from '../../lib';
+import { markerProblem, parseRequirements } from '../../lib/requirements-file';
+import { findOne, K8sObject, podSpecOf } from '../helpers';
 
 const tmpDirs: string[] = [];
 afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));

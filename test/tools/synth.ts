@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { AtomicOutput } from '../lib';
+import { AtomicOutput } from '../../lib';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Every file below `dir`, by relative path, with its bytes. */
 function readTree(dir: string): Map<string, Buffer> {

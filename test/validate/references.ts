@@ -1,10 +1,10 @@
 // Check 3, references between objects, duplicates and image pinning.
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseYaml, validateDocuments, yamlFiles, type LoadedDoc } from '../validation';
-import { checkReferences, imageReference } from '../validation/references';
+import { parseYaml, validateDocuments, yamlFiles, type LoadedDoc } from '../../validation';
+import { checkReferences, imageReference } from '../../validation/references';
 
-const VALID = path.join(__dirname, 'fixtures', 'validate', 'valid');
+const VALID = path.join(__dirname, '..', 'fixtures', 'validate', 'valid');
 
 type Doc = Record<string, unknown>;
 

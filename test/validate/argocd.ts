@@ -2,11 +2,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { formatFinding, validateDir } from '../validation';
-import { checkApplications } from '../validation/argocd';
-import type { LoadedDoc } from '../validation/util';
+import { formatFinding, validateDir } from '../../validation';
+import { checkApplications } from '../../validation/argocd';
+import type { LoadedDoc } from '../../validation/util';
 
-const VALID = path.join(__dirname, 'fixtures', 'validate', 'valid');
+const VALID = path.join(__dirname, '..', 'fixtures', 'validate', 'valid');
 
 const app = (
   name: string,

@@ -5,20 +5,20 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { formatResult, parseArgs, UsageError } from '../smoke/cli';
-import { pythonImage } from '../smoke/image';
-import { capabilities, ContainerConfigError, expand, processIdentity } from '../smoke/kubelet';
-import { killProcessesNaming } from '../smoke/live';
-import { loadManifests, selectWorkload } from '../smoke/manifest';
-import { PodSpec, ProbeSpec } from '../smoke/pod-spec';
-import { hostConfigFrom, parsePipConfigList, resolvePipAccess } from '../smoke/pip-access';
-import { judge, pollProbe, ProbeClock, ProbeReply, ProbeTarget } from '../smoke/probes';
-import { bwrapArgs } from '../smoke/sandbox';
-import { writeAtomicLayout } from '../smoke/volumes';
-import { tempDirs } from './helpers';
+import { formatResult, parseArgs, UsageError } from '../../smoke/cli';
+import { pythonImage } from '../../smoke/image';
+import { capabilities, ContainerConfigError, expand, processIdentity } from '../../smoke/kubelet';
+import { killProcessesNaming } from '../../smoke/live';
+import { loadManifests, selectWorkload } from '../../smoke/manifest';
+import { PodSpec, ProbeSpec } from '../../smoke/pod-spec';
+import { hostConfigFrom, parsePipConfigList, resolvePipAccess } from '../../smoke/pip-access';
+import { judge, pollProbe, ProbeClock, ProbeReply, ProbeTarget } from '../../smoke/probes';
+import { bwrapArgs } from '../../smoke/sandbox';
+import { writeAtomicLayout } from '../../smoke/volumes';
+import { tempDirs } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..');
-const FIXTURES = path.join(__dirname, 'fixtures', 'smoke');
+const ROOT = path.resolve(__dirname, '..', '..');
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'smoke');
 const tmpDir = tempDirs();
 
 function podSpec(overrides: Partial<PodSpec['securityContext']> = {}): PodSpec {

@@ -1,10 +1,10 @@
 // Check 1, the strict schema of each document's kind.
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseYaml, yamlFiles } from '../validation';
-import { isNamespaced, QUANTITY_PATTERN, validateSchema } from '../validation/schema';
+import { parseYaml, yamlFiles } from '../../validation';
+import { isNamespaced, QUANTITY_PATTERN, validateSchema } from '../../validation/schema';
 
-const VALID = path.join(__dirname, 'fixtures', 'validate', 'valid');
+const VALID = path.join(__dirname, '..', 'fixtures', 'validate', 'valid');
 
 type Doc = Record<string, unknown>;
 
