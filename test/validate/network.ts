@@ -1,7 +1,11 @@
 // The reachability check on small hand-made folders: each NetworkPolicy rule
 // of the Kubernetes semantics, the classic traps, and the declaration format.
 import * as YAML from 'yaml';
-import { CONNECTIONS_ANNOTATION, DeclaredConnection, formatConnections } from '../../lib/connections';
+import {
+  CONNECTIONS_ANNOTATION,
+  DeclaredConnection,
+  formatConnections,
+} from '../../lib/connections';
 import { parseYaml } from '../../validation';
 import { checkNetwork, flowMessage, type Flow } from '../../validation/flows';
 
