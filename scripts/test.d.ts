@@ -5,6 +5,8 @@ export interface Step {
   readonly argv: readonly string[];
   /** Streams the output (stdio inherited) instead of buffering it. */
   readonly live?: boolean;
+  /** Runs the step at this niceness (through nice(1)). */
+  readonly nice?: number;
 }
 
 export interface StepResult extends Step {

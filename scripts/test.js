@@ -14,21 +14,31 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 
-/** The steps of `npm test`; `live` streams its output instead of buffering it. */
+/** The niceness of the static checks (see defaultSteps). */
+const STATIC_NICE = 10;
+
+/**
+ * The steps of `npm test`; `live` streams its output instead of buffering it,
+ * `nice` runs the step at that niceness (through nice(1), so that every thread
+ * and child of the step has it from the start).
+ */
 function defaultSteps(jestArgs, color) {
   return [
     // Jest first: it holds the longest chain (the smoke pods' start, pip
     // install and startup probe).
     { name: 'jest', argv: [bin('jest'), ...jestArgs], live: true },
     // The static checks fill the CPU the smoke pods leave idle (their probes'
-    // initial delay). Their caches in .build/ (by content, so a checkout's new
-    // mtimes do not matter) make a second run cheap; a fresh clone starts
-    // without them.
+    // initial delay), at a lower priority (nice 10): the run is CPU-bound, and
+    // every second the Jest chain waits for a core lengthens the whole run,
+    // while the static checks have time to spare. Their caches in .build/ (by
+    // content, so a checkout's new mtimes do not matter) make a second run
+    // cheap; a fresh clone starts without them.
     {
       // TypeScript 7's native compiler (package.json's typescript-native):
       // the same checks in a sixth of the CPU time of TypeScript 5's tsc, which
       // stays installed for typescript-eslint (it needs TypeScript's JS API).
       name: 'typecheck',
+      nice: STATIC_NICE,
       argv: [
         tscNative(),
         '--noEmit',
@@ -40,14 +50,17 @@ function defaultSteps(jestArgs, color) {
     },
     {
       name: 'eslint',
+      nice: STATIC_NICE,
       argv: [bin('eslint'), '.', ...cache('.build/eslint-cache')],
     },
     {
       name: 'prettier',
+      nice: STATIC_NICE,
       argv: [bin('prettier'), '--check', '.', ...cache('.build/prettier-cache')],
     },
     {
       name: 'validate',
+      nice: STATIC_NICE,
       argv: [process.execPath, 'scripts/run-ts.js', 'scripts/validate.ts'],
     },
   ];
@@ -73,7 +86,8 @@ function runSteps(steps, { cwd = root, env = process.env, children = new Set() }
       (step) =>
         new Promise((resolve) => {
           const t0 = Date.now();
-          const child = spawn(step.argv[0], step.argv.slice(1), {
+          const argv = step.nice ? ['nice', '-n', String(step.nice), ...step.argv] : step.argv;
+          const child = spawn(argv[0], argv.slice(1), {
             cwd,
             env,
             stdio: step.live ? 'inherit' : ['ignore', 'pipe', 'pipe'],

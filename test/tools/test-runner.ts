@@ -2,6 +2,7 @@
 // when another fails, each failure's output is shown, the exit status is 1 when
 // any step failed. Real child processes, a few milliseconds each.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { report, runSteps } from '../../scripts/test';
 import { tempDirs } from '../helpers';
@@ -66,4 +67,18 @@ test('a step killed by a signal fails', async () => {
     { name: 'killed', argv: [node, '-e', 'process.kill(process.pid, "SIGKILL")'] },
   ]);
   expect(result).toMatchObject({ code: 128, detail: 'killed by SIGKILL' });
+});
+
+test('a step with `nice` runs at that niceness, threads and children included; others at ours', async () => {
+  // The child reports its own niceness and a grandchild's.
+  const script =
+    'const os = require("os"); const { execFileSync } = require("child_process");' +
+    'console.log(os.getPriority(), execFileSync(process.execPath, ["-p", "require(\\"os\\").getPriority()"]).toString().trim())';
+  const ours = os.getPriority();
+  const [niced, plain] = await runSteps([
+    { name: 'niced', nice: 10, argv: [node, '-e', script] },
+    { name: 'plain', argv: [node, '-e', script] },
+  ]);
+  expect(niced.output.trim()).toBe(`${Math.min(ours + 10, 19)} ${Math.min(ours + 10, 19)}`);
+  expect(plain.output.trim()).toBe(`${ours} ${ours}`);
 });
