@@ -1,9 +1,9 @@
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { DebugMonitor, DebugMonitorProps, FixedPythonApp, SecurityMode } from '../lib';
-import { findOne, K8sObject, podSpecOf } from './helpers';
+import { DebugMonitor, DebugMonitorProps, FixedPythonApp, SecurityMode } from '../../lib';
+import { findOne, K8sObject, podSpecOf } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 
 function synthMonitor(
   props: Partial<DebugMonitorProps> = {},

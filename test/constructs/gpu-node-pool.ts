@@ -5,21 +5,21 @@ import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as YAML from 'yaml';
-import { CpuArchitecture, NodeRole } from '../lib/cluster-nodes';
-import { InvalidPropError } from '../lib/errors';
-import { GpuNodePool, GpuNodePoolProps } from '../lib/gpu-node-pool';
+import { CpuArchitecture, NodeRole } from '../../lib/cluster-nodes';
+import { InvalidPropError } from '../../lib/errors';
+import { GpuNodePool, GpuNodePoolProps } from '../../lib/gpu-node-pool';
 import {
   etcdFaultTolerance,
   FlannelBackend,
   K3sCluster,
   K3sClusterProps,
   renderK3sConfigs,
-} from '../lib/k3s-cluster';
-import { NvidiaDevicePlugin } from '../lib/nvidia-device-plugin';
-import { PodSecurityLevel, PodSecurityNamespace } from '../lib/pod-security-namespace';
-import { findAll, findOne, K8sObject, podSpecOf } from './helpers';
+} from '../../lib/k3s-cluster';
+import { NvidiaDevicePlugin } from '../../lib/nvidia-device-plugin';
+import { PodSecurityLevel, PodSecurityNamespace } from '../../lib/pod-security-namespace';
+import { findAll, findOne, K8sObject, podSpecOf } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const CHECK_SCRIPT = path.join(ROOT, 'scripts', 'gpu-check.sh');
 
 const A100: GpuNodePoolProps = {

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
-import { cluster } from '../config';
+import { cluster } from '../../config';
 import {
   FixedPythonApp,
   FixedPythonAppProps,
@@ -12,10 +12,10 @@ import {
   SecurityMode,
   SOURCE_HASH_KEY,
   SophiaChart,
-} from '../lib';
-import { findAll, findOne, K8sObject, podSpecOf } from './helpers';
+} from '../../lib';
+import { findAll, findOne, K8sObject, podSpecOf } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 
 function tempSourceDir(
   files: Record<string, string | Buffer> = { 'app.py': 'print("hi")\n' },
