@@ -1,16 +1,14 @@
 // Planted faults in a copy of the committed dist/: the reachability check
 // must name the connection a broken NetworkPolicy cuts, and fail.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { formatFinding, parseYaml, yamlFiles } from '../../validation';
+import { runValidate } from '../../validation/cli';
 import { checkNetwork } from '../../validation/flows';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const RUN_TS = path.join(ROOT, 'scripts', 'run-ts.js');
-const CLI = path.join(ROOT, 'scripts', 'validate.ts');
 
 let tmp: string;
 beforeEach(() => {
@@ -71,8 +69,14 @@ test('planted: the backend loses its DNS egress; validate names both flows and f
     egress.delete(dns);
     return docs;
   });
-  const r = spawnSync(process.execPath, [RUN_TS, CLI], { cwd: tmp, encoding: 'utf8' });
-  const out = r.stdout.trim().split('\n');
+  // The whole command (in this process; test/validate/cli.ts runs it as a process).
+  let stdout = '';
+  const status = runValidate([], {
+    cwd: tmp,
+    out: (t) => (stdout += t),
+    err: (t) => (stdout += t),
+  });
+  const out = stdout.trim().split('\n');
   const denied = out.filter((l) => l.includes('needed connection'));
   expect(denied).toEqual(
     ['UDP', 'TCP'].map(
@@ -81,7 +85,7 @@ test('planted: the backend loses its DNS egress; validate names both flows and f
     ),
   );
   expect(out.at(-1)).toMatch(/^\d+ passed, 1 failed$/);
-  expect(r.status).toBe(1);
+  expect(status).toBe(1);
 });
 
 test('planted: the backend no longer admits its monitor; the monitor flow is denied on ingress', () => {

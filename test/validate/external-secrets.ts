@@ -1,6 +1,5 @@
 // Secrets created outside the manifests: declared by the workload, listed
 // by validate as "must exist in the cluster", never reported as dangling.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,9 +9,9 @@ import {
   formatExternalSecret,
   listExternalSecrets,
 } from '../../validation/external-secrets';
+import { runValidate } from '../../validation/cli';
 import { checkReferences } from '../../validation/references';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const VALID = path.join(__dirname, '..', 'fixtures', 'validate', 'valid');
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -122,16 +121,19 @@ test('npm run validate prints "must exist in the cluster" lines and passes', () 
           '          env:\n            - name: TOKEN\n              valueFrom:\n                secretKeyRef:\n                  name: api\n                  key: token\n',
         ),
     );
-    const run = spawnSync(
-      process.execPath,
-      [path.join(ROOT, 'scripts', 'run-ts.js'), path.join(ROOT, 'scripts', 'validate.ts'), 'out'],
-      { cwd: tmp, encoding: 'utf8' },
-    );
-    expect(run.stdout.split('\n').filter((l) => l !== '')).toEqual([
+    let stdout = '';
+    let stderr = '';
+    const status = runValidate(['out'], {
+      cwd: tmp,
+      out: (t) => (stdout += t),
+      err: (t) => (stderr += t),
+    });
+    expect(stderr).toBe('');
+    expect(stdout.split('\n').filter((l) => l !== '')).toEqual([
       'out/shop/web.yaml#2 Deployment/web: Secret "api" (key "token") must exist in the cluster in namespace "shop"',
       '9 passed, 0 failed',
     ]);
-    expect(run.status).toBe(0);
+    expect(status).toBe(0);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
