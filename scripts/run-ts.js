@@ -79,7 +79,64 @@ function build() {
   return code;
 }
 
-const code = cached() ?? build();
+/** Blocks this thread for `ms` (startup is synchronous; there is nothing else to run). */
+function sleep(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Whether the process that wrote `lock` (its pid) still runs. */
+function lockHolderAlive(lock) {
+  const text = fs.readFileSync(lock, 'utf8');
+  // Created, its pid not written yet; an empty lock older than that is a dead one's.
+  if (text === '') return Date.now() - fs.statSync(lock).mtimeMs < 5000;
+  const pid = Number(text);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/**
+ * The cached bundle, else a new one, built by one process at a time: runs
+ * started together on a cold cache (the smoke test's pods) wait for the
+ * first one's bundle instead of each building their own (13 cold starts took
+ * 2.5 CPU-s, 13 warm ones 1.4). A lock left by a process that died is taken
+ * over; after 10 s of waiting a run builds its own.
+ */
+function cachedOrBuilt() {
+  const lock = `${cacheFile}.lock`;
+  const deadline = Date.now() + 10_000;
+  fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+  for (;;) {
+    const code = cached();
+    if (code !== undefined) return code;
+    let fd;
+    try {
+      fd = fs.openSync(lock, 'wx');
+    } catch (error) {
+      if (error.code !== 'EEXIST' || Date.now() > deadline) return build();
+      try {
+        if (!lockHolderAlive(lock)) fs.rmSync(lock, { force: true });
+      } catch {
+        // The lock went away meanwhile: look again.
+      }
+      sleep(20);
+      continue;
+    }
+    try {
+      fs.writeSync(fd, String(process.pid));
+      return build();
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
+    }
+  }
+}
+
+const code = cachedOrBuilt();
 process.argv = [process.argv[0], filename, ...args];
 const bundle = new Module(filename, module);
 bundle.filename = filename;

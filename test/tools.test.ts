@@ -1,5 +1,5 @@
-// The commands around the manifests (synth, import, the test runner, the smoke
-// run's rules and secrets) and the backend app itself.
+// The commands around the manifests (synth, import, the TypeScript runner, the
+// test runner, the smoke run's rules and secrets) and the backend app itself.
 //
 // Jest gives every test file its own module registry, so each file loads and
 // warms up cdk8s, the schemas and ajv afresh: the ten validate topics took
@@ -12,6 +12,9 @@ describe('tools/synth', () => {
 });
 describe('tools/cdk8s-imports', () => {
   require('./tools/cdk8s-imports');
+});
+describe('tools/run-ts', () => {
+  require('./tools/run-ts');
 });
 describe('tools/test-runner', () => {
   require('./tools/test-runner');
