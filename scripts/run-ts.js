@@ -84,11 +84,17 @@ function sleep(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Whether the process that wrote `lock` (its pid) still runs. */
+/**
+ * Whether the process that wrote `lock` (its pid) still builds. A build takes
+ * well under a second, so a lock older than 30 s is stale even when its pid
+ * now belongs to another process.
+ */
 function lockHolderAlive(lock) {
   const text = fs.readFileSync(lock, 'utf8');
+  const age = Date.now() - fs.statSync(lock).mtimeMs;
   // Created, its pid not written yet; an empty lock older than that is a dead one's.
-  if (text === '') return Date.now() - fs.statSync(lock).mtimeMs < 5000;
+  if (text === '') return age < 5000;
+  if (age > 30_000) return false;
   const pid = Number(text);
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {

@@ -55,7 +55,7 @@ test('eight runs at once on a cold cache: all run the entry, one bundle, no lock
   expect(fs.readdirSync(bundles).filter((f) => f.endsWith('.lock'))).toEqual([]);
 });
 
-test("a dead process's lock is taken over at once; a live one's is waited for", async () => {
+test("a dead process's or an old lock is taken over at once; a live one's is waited for", async () => {
   const { dir, entry, bundles } = sandbox('after the lock');
   fs.mkdirSync(bundles, { recursive: true });
   // The lock beside the cache file, named as run-ts.js names it (entry name, path hash).
@@ -68,6 +68,16 @@ test("a dead process's lock is taken over at once; a live one's is waited for", 
   expect(taken).toMatchObject({ code: 0, stdout: 'after the lock\n' });
   expect(taken.ms).toBeLessThan(5000);
   expect(fs.existsSync(lock)).toBe(false);
+
+  // A live pid on a lock older than any build (the pid was reused): stale too.
+  fs.rmSync(bundles, { recursive: true, force: true });
+  fs.mkdirSync(bundles, { recursive: true });
+  fs.writeFileSync(lock, String(process.pid));
+  const minuteAgo = new Date(Date.now() - 60_000);
+  fs.utimesSync(lock, minuteAgo, minuteAgo);
+  const old = await runTs(dir, entry);
+  expect(old).toMatchObject({ code: 0, stdout: 'after the lock\n' });
+  expect(old.ms).toBeLessThan(5000);
 
   // A live holder (this process) with no bundle yet: the run waits until the lock goes.
   fs.rmSync(bundles, { recursive: true, force: true });
