@@ -51,6 +51,19 @@ export function tempDirs(): (prefix: string) => string {
   };
 }
 
+/**
+ * Silences process.stderr (synth warnings) in each test of the calling
+ * describe block, and returns the running test's spy, for assertions.
+ */
+export function quietStderr(): () => jest.SpyInstance {
+  let spy: jest.SpyInstance | undefined;
+  beforeEach(() => {
+    spy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+  afterEach(() => spy?.mockRestore());
+  return () => spy!;
+}
+
 /** A port on 127.0.0.1 that was free a moment ago: nothing listens on it now. */
 export async function freePort(): Promise<number> {
   const server = net.createServer();

@@ -8,13 +8,9 @@ import {
   SyncMode,
   SYNC_WAVE_ANNOTATION,
 } from '../../lib';
-import { findOne, K8sObject } from '../helpers';
+import { K8sObject, findOne, quietStderr } from '../helpers';
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+quietStderr();
 
 function variantCharts() {
   return [SecurityMode.HARDENED, SecurityMode.ROOT_DEBUG].map((mode) => ({

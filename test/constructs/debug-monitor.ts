@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { DebugMonitor, DebugMonitorProps, FixedPythonApp, SecurityMode } from '../../lib';
-import { findOne, K8sObject, podSpecOf } from '../helpers';
+import { K8sObject, findOne, podSpecOf, quietStderr } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -20,11 +20,7 @@ function synthMonitor(
   );
 }
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+quietStderr();
 
 describe('DebugMonitor', () => {
   test('matches its snapshot (script body left out: it is tested on its own)', () => {

@@ -13,7 +13,7 @@ import {
   SOURCE_HASH_KEY,
   SophiaChart,
 } from '../../lib';
-import { findAll, findOne, K8sObject, podSpecOf } from '../helpers';
+import { K8sObject, findAll, findOne, podSpecOf, quietStderr } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -41,11 +41,7 @@ function synthVariant(mode: SecurityMode): K8sObject[] {
   return Testing.synth(new SophiaChart(Testing.app(), 'sophia', { mode, cluster })) as K8sObject[];
 }
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+const stderr = quietStderr();
 
 describe('the synthesized variants', () => {
   test.each([SecurityMode.HARDENED, SecurityMode.ROOT_DEBUG])('%s matches its snapshot', (mode) => {
@@ -105,7 +101,7 @@ describe('the synthesized variants', () => {
       'pod-security.kubernetes.io/warn': 'restricted',
       'pod-security.kubernetes.io/audit': 'restricted',
     });
-    expect(stderr).toHaveBeenCalledWith(
+    expect(stderr()).toHaveBeenCalledWith(
       expect.stringMatching(/sophia\/backend: SecurityMode.ROOT_DEBUG runs the app as root/),
     );
   });
@@ -113,7 +109,7 @@ describe('the synthesized variants', () => {
   test('hardened: sophia-ai-prod enforces restricted', () => {
     const ns = findOne(synthVariant(SecurityMode.HARDENED), 'Namespace', 'sophia-ai-prod');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
-    expect(stderr).not.toHaveBeenCalled();
+    expect(stderr()).not.toHaveBeenCalled();
   });
 
   test.each([SecurityMode.HARDENED, SecurityMode.ROOT_DEBUG])(
@@ -317,7 +313,7 @@ describe('FixedPythonApp', () => {
     synthApp({
       sourceDir: tempSourceDir({ 'app.py': 'x = 1\n', 'big.txt': 'a'.repeat(300 * 1024) }),
     });
-    expect(stderr).toHaveBeenCalledWith(expect.stringMatching(/kubectl apply --server-side/));
+    expect(stderr()).toHaveBeenCalledWith(expect.stringMatching(/kubectl apply --server-side/));
   });
 });
 

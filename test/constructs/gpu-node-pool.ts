@@ -17,7 +17,7 @@ import {
 } from '../../lib/k3s-cluster';
 import { NvidiaDevicePlugin } from '../../lib/nvidia-device-plugin';
 import { PodSecurityLevel, PodSecurityNamespace } from '../../lib/pod-security-namespace';
-import { findAll, findOne, K8sObject, podSpecOf } from '../helpers';
+import { K8sObject, findAll, findOne, podSpecOf, quietStderr } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHECK_SCRIPT = path.join(ROOT, 'scripts', 'gpu-check.sh');
@@ -67,13 +67,9 @@ function invalid(build: () => unknown): InvalidPropError {
   throw new Error('expected an InvalidPropError, nothing was thrown');
 }
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+const stderr = quietStderr();
 function warnings(): string[] {
-  return stderr.mock.calls.map((call) => String(call[0]));
+  return stderr().mock.calls.map((call) => String(call[0]));
 }
 
 describe('a chart with two GPU pools', () => {
@@ -700,7 +696,7 @@ describe('K3sCluster', () => {
       'every node is tainted nvidia.com/gpu=present:NoSchedule',
     );
 
-    stderr.mockClear();
+    stderr().mockClear();
     const other = testChart();
     new GpuNodePool(other, 'gh200', GH200);
     new GpuNodePool(other, 'a100', A100);

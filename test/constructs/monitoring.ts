@@ -19,14 +19,10 @@ import {
 } from '../../lib';
 import { validateDocuments } from '../../validation';
 import { validateSchema } from '../../validation/schema';
-import { findAll, findOne, K8sObject } from '../helpers';
+import { K8sObject, findAll, findOne, quietStderr } from '../helpers';
 import { monitoringChart, synthMonitoring } from '../monitoring-helpers';
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+quietStderr();
 
 function variant(mode = SecurityMode.HARDENED): SophiaChart {
   return new SophiaChart(Testing.app(), 'sophia', { mode, cluster });

@@ -18,7 +18,7 @@ import {
   SophiaChart,
 } from '../../lib';
 import { checkNetwork, flowMessage } from '../../validation/flows';
-import { findAll, findOne, K8sObject } from '../helpers';
+import { K8sObject, findAll, findOne, quietStderr } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TRAEFIK = {
@@ -46,12 +46,8 @@ const MONITOR_PODS = {
   'app.kubernetes.io/name': 'sophia-backend-monitor',
 };
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
-const warnings = () => stderr.mock.calls.map((c) => String(c[0]));
+const stderr = quietStderr();
+const warnings = () => stderr().mock.calls.map((c) => String(c[0]));
 
 const variants = new Map<SecurityMode, K8sObject[]>();
 function variant(mode: SecurityMode): K8sObject[] {

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { FixedPythonApp, FixedPythonAppProps, GpuNodePool, SecurityMode } from '../../lib';
 import { markerProblem, parseRequirements } from '../../lib/requirements-file';
-import { findOne, K8sObject, podSpecOf } from '../helpers';
+import { K8sObject, findOne, podSpecOf, quietStderr } from '../helpers';
 
 const tmpDirs: string[] = [];
 afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -53,12 +53,11 @@ const H1 = `sha256:${'a'.repeat(64)}`;
 const H2 = `sha256:${'b'.repeat(64)}`;
 const H3 = `sha256:${'c'.repeat(64)}`;
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
-const warnings = () => stderr.mock.calls.map((c) => String(c[0])).join('');
+const stderr = quietStderr();
+const warnings = () =>
+  stderr()
+    .mock.calls.map((c) => String(c[0]))
+    .join('');
 
 describe('parsing, as pip reads the file', () => {
   test('specifiers with extras, version clauses and markers; comments and blank lines', () => {

@@ -12,7 +12,7 @@ import {
   SecurityMode,
   SophiaChart,
 } from '../../lib';
-import { findAll, findOne, K8sObject, podSpecOf } from '../helpers';
+import { K8sObject, findAll, findOne, podSpecOf, quietStderr } from '../helpers';
 
 const source = fs.mkdtempSync(path.join(os.tmpdir(), 'fpa-secret-'));
 fs.writeFileSync(path.join(source, 'app.py'), 'print(1)\n');
@@ -24,11 +24,7 @@ function synth(props: Partial<FixedPythonAppProps>, mode = SecurityMode.HARDENED
   return Testing.synth(chart) as K8sObject[];
 }
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+quietStderr();
 
 const PROPS: Partial<FixedPythonAppProps> = {
   env: { LOG_LEVEL: 'info' },

@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import { Chart, Testing } from 'cdk8s';
 import { FixedPythonApp, FixedPythonAppProps, SecurityMode, SOURCE_HASH_KEY } from '../../lib';
 import { configMapKey } from '../../lib/source-files';
-import { findOne, K8sObject, podSpecOf } from '../helpers';
+import { K8sObject, findOne, podSpecOf, quietStderr } from '../helpers';
 
 const tmpDirs: string[] = [];
 afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -37,11 +37,7 @@ function synth(props: Partial<FixedPythonAppProps> & { sourceDir: string }): K8s
   return Testing.synth(chart) as K8sObject[];
 }
 
-let stderr: jest.SpyInstance;
-beforeEach(() => {
-  stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
-afterEach(() => stderr.mockRestore());
+quietStderr();
 
 describe('a source tree', () => {
   const dir = tree({
